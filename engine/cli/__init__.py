@@ -1,0 +1,1 @@
+"""The ``v2a`` command line."""

@@ -1,0 +1,76 @@
+"""The one place that converts between time units (DESIGN.md §3).
+
+Audio positions are integer sample frames; video rates are exact ``Fraction``s;
+layout columns run at a float or Fraction rate (10 columns/s by default).
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+Rate = Fraction | int | float
+
+
+def as_fraction(rate: Rate) -> Fraction:
+    """An exact rate; floats such as 29.97 become the NTSC fraction they stand for."""
+    if isinstance(rate, Fraction):
+        return rate
+    if isinstance(rate, int):
+        return Fraction(rate)
+    f = Fraction(rate).limit_denominator(1001)
+    return f
+
+
+def seconds_to_samples(t: float, sample_rate: int) -> int:
+    """Nearest sample frame at or after rounding; negative times clamp to 0."""
+    return max(0, int(round(t * sample_rate)))
+
+
+def samples_to_seconds(n: int, sample_rate: int) -> float:
+    return n / sample_rate
+
+
+def frame_to_seconds(index: int, fps: Rate) -> float:
+    """Start time of video frame ``index`` at ``fps`` (relative to the stream start)."""
+    return float(Fraction(index) / as_fraction(fps))
+
+
+def seconds_to_frame(t: float, fps: Rate) -> int:
+    """Index of the frame shown at time ``t`` (floor, with a tolerance for float error)."""
+    return max(0, int(math.floor(t * float(as_fraction(fps)) + 1e-6)))
+
+
+def frame_count(duration: float, fps: Rate) -> int:
+    """How many frames a clip of ``duration`` seconds has at ``fps`` (ceil, tolerant)."""
+    return max(0, int(math.ceil(duration * float(as_fraction(fps)) - 1e-6)))
+
+
+def frame_to_samples(index: int, fps: Rate, sample_rate: int) -> int:
+    return int(round(Fraction(index) / as_fraction(fps) * sample_rate))
+
+
+def samples_to_frame(n: int, fps: Rate, sample_rate: int) -> int:
+    return int(Fraction(n * as_fraction(fps).numerator, sample_rate * as_fraction(fps).denominator))
+
+
+def seconds_to_column(t: float, columns_per_second: float) -> int:
+    return max(0, int(math.floor(t * columns_per_second + 1e-6)))
+
+
+def column_to_seconds(col: float, columns_per_second: float) -> float:
+    return col / columns_per_second
+
+
+def columns_for(duration: float, columns_per_second: float) -> int:
+    return max(1, int(math.ceil(duration * columns_per_second - 1e-6)))
+
+
+def timecode(t: float, fps: Rate) -> str:
+    """HH:MM:SS:FF at the clip's real rate (non-drop-frame, frames counted at the nominal rate)."""
+    rate = as_fraction(fps)
+    nominal = max(1, int(round(float(rate))))
+    frame = seconds_to_frame(max(0.0, t), rate)
+    ff = frame % nominal
+    total_s = frame // nominal
+    return f"{total_s // 3600:02d}:{(total_s // 60) % 60:02d}:{total_s % 60:02d}:{ff:02d}"
