@@ -1,0 +1,1 @@
+"""Document state without Qt: layouts, lanes, takes, timeline, undo commands."""

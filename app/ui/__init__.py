@@ -1,0 +1,1 @@
+"""Widgets that subscribe to the document model."""
