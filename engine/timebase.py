@@ -18,8 +18,13 @@ def as_fraction(rate: Rate) -> Fraction:
         return rate
     if isinstance(rate, int):
         return Fraction(rate)
-    f = Fraction(rate).limit_denominator(1001)
-    return f
+    if float(rate).is_integer():
+        return Fraction(int(rate))
+    # NTSC-family rates (23.976, 29.97, 59.94 ...) are N*1000/1001 exactly.
+    ntsc = round(rate * 1.001)
+    if abs(rate - ntsc / 1.001) < 0.005:
+        return Fraction(ntsc * 1000, 1001)
+    return Fraction(rate).limit_denominator(1001)
 
 
 def seconds_to_samples(t: float, sample_rate: int) -> int:
@@ -51,7 +56,10 @@ def frame_to_samples(index: int, fps: Rate, sample_rate: int) -> int:
 
 
 def samples_to_frame(n: int, fps: Rate, sample_rate: int) -> int:
-    return int(Fraction(n * as_fraction(fps).numerator, sample_rate * as_fraction(fps).denominator))
+    """Frame containing sample ``n``; the half-sample offset undoes the rounding in
+    ``frame_to_samples`` so the two are exact inverses at frame starts."""
+    f = as_fraction(fps)
+    return int((Fraction(2 * n + 1) * f) // (2 * sample_rate))
 
 
 def seconds_to_column(t: float, columns_per_second: float) -> int:
