@@ -1,0 +1,178 @@
+"""Audio in and out: ``read_audio`` (downmix, resample, align to the video) and ``write_audio``."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import av
+import numpy as np
+
+from engine.errors import MediaError, OutputError
+from engine.media._util import describe_av_error, open_input
+from engine.safe_write import atomic_output
+
+_MINUS_3DB = 1.0 / math.sqrt(2.0)  # 0.707: ITU-R BS.775 weight for centre and surrounds
+_FRONT = {"FL", "FR", "FLC", "FRC"}
+_DROP = {"LFE", "LFE2", "LFE1"}
+
+
+def downmix_weights(channel_names: list[str]) -> np.ndarray:
+    """Mono weights per channel: fronts 1, centre/surrounds -3 dB, LFE dropped, sum 1.
+
+    Normalising by the weight sum means a full-scale signal on every channel stays at full
+    scale, so the downmix cannot clip.
+    """
+    if len(channel_names) <= 1:
+        return np.ones(max(1, len(channel_names)), np.float32)
+    w = np.array(
+        [0.0 if c in _DROP else 1.0 if c in _FRONT else _MINUS_3DB for c in channel_names],
+        dtype=np.float64,
+    )
+    if w.sum() <= 0:
+        w = np.ones(len(channel_names))
+    return (w / w.sum()).astype(np.float32)
+
+
+def downmix(audio: np.ndarray, channel_names: list[str] | None = None) -> np.ndarray:
+    """[n, ch] -> [n] with ``downmix_weights`` (names default to FL FR FC LFE BL BR ...)."""
+    if audio.ndim == 1:
+        return audio.astype(np.float32, copy=False)
+    ch = audio.shape[1]
+    if channel_names is None or len(channel_names) != ch:
+        default = {1: ["FC"], 2: ["FL", "FR"], 6: ["FL", "FR", "FC", "LFE", "BL", "BR"]}
+        channel_names = default.get(ch, ["FL"] * ch)
+    return (audio @ downmix_weights(channel_names)).astype(np.float32)
+
+
+def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    """Polyphase resampling along axis 0 (scipy ``resample_poly``, Kaiser window)."""
+    if sr_in == sr_out or len(audio) == 0:
+        return audio.astype(np.float32, copy=False)
+    from scipy.signal import resample_poly
+
+    g = math.gcd(int(sr_in), int(sr_out))
+    out = resample_poly(audio, sr_out // g, sr_in // g, axis=0)
+    n = int(round(len(audio) * sr_out / sr_in))
+    return out[:n].astype(np.float32)
+
+
+def _frame_to_float(frame: av.AudioFrame) -> np.ndarray:
+    """Any PyAV sample format -> float32 [channels, samples] in [-1, 1]."""
+    arr = frame.to_ndarray()
+    fmt = frame.format
+    ch = len(frame.layout.channels)
+    if not fmt.is_planar:
+        arr = arr.reshape(-1, ch).T
+    name = fmt.name.rstrip("p")
+    if name == "s16":
+        return arr.astype(np.float32) / 32768.0
+    if name == "s32":
+        return (arr / 2147483648.0).astype(np.float32)
+    if name == "u8":
+        return (arr.astype(np.float32) - 128.0) / 128.0
+    if name == "s64":
+        return (arr / 9223372036854775808.0).astype(np.float32)
+    return arr.astype(np.float32)
+
+
+def _decode_stream(
+    p: Path, stream_index: int
+) -> tuple[np.ndarray, int, list[str], float | None, float | None]:
+    """All samples of one audio stream: ([n, ch] float32, rate, channel names,
+    first sample time in seconds, video start in seconds or None)."""
+    with open_input(p) as container:
+        audio_streams = list(container.streams.audio)
+        if not audio_streams:
+            raise MediaError("no audio stream", p)
+        if not 0 <= stream_index < len(audio_streams):
+            raise MediaError(f"no audio stream #{stream_index} (file has {len(audio_streams)})", p)
+        s = audio_streams[stream_index]
+        s.thread_type = "AUTO"
+        video_start = None
+        if container.streams.video:
+            vs = container.streams.video[0]
+            if vs.start_time is not None:
+                video_start = float(vs.start_time * vs.time_base)
+            elif container.start_time is not None:
+                video_start = container.start_time / av.time_base
+        chunks: list[np.ndarray] = []
+        rate = None
+        names: list[str] = []
+        first_t = None
+        written = 0  # samples placed so far
+        try:
+            for frame in container.decode(s):
+                data = _frame_to_float(frame)  # [ch, n]
+                if rate is None:
+                    rate = int(frame.sample_rate)
+                    names = [c.name for c in frame.layout.channels]
+                    if frame.pts is not None and frame.time_base is not None:
+                        first_t = float(frame.pts * frame.time_base)
+                elif first_t is not None and frame.pts is not None and frame.time_base is not None:
+                    # place each frame at its timestamp: gaps become silence, overlaps are
+                    # dropped, so later sound stays in sync with the picture
+                    expected = int(round((float(frame.pts * frame.time_base) - first_t) * rate))
+                    gap = expected - written
+                    tol = max(32, rate // 500)  # 2 ms: timestamp rounding is not a gap
+                    if gap > tol:
+                        chunks.append(np.zeros((data.shape[0], gap), np.float32))
+                        written += gap
+                    elif gap < -tol:
+                        data = data[:, -gap:]
+                chunks.append(data)
+                written += data.shape[1]
+        except av.FFmpegError as exc:
+            raise MediaError(describe_av_error(exc, p), p) from exc
+        if rate is None:
+            raise MediaError("audio stream has no decodable samples", p)
+        data = np.concatenate(chunks, axis=1).T if chunks else np.zeros((0, len(names)), np.float32)
+        return np.ascontiguousarray(data, dtype=np.float32), rate, names, first_t, video_start
+
+
+def read_audio(
+    path: str | Path, sample_rate: int | None = None, mono: bool = True, stream: int = 0
+) -> tuple[np.ndarray, int]:
+    """Decode audio stream ``stream`` of any media file to float32.
+
+    Returns ``(audio, sr)``: mono ``[n]`` (ITU downmix) or ``[n, ch]``. When the file has
+    video, sample 0 is the video's first frame time: the head is padded with silence or
+    trimmed so that picture and sound line up.
+    """
+    p = Path(path)
+    data, rate, names, first_t, video_start = _decode_stream(p, stream)
+    if mono:
+        data = downmix(data, names)
+    if sample_rate and int(sample_rate) != rate:
+        data = resample(data, rate, int(sample_rate))
+        rate = int(sample_rate)
+    if video_start is not None and first_t is not None:
+        offset = int(round((first_t - video_start) * rate))
+        if offset > 0:
+            pad = np.zeros((offset,) + data.shape[1:], np.float32)
+            data = np.concatenate([pad, data], axis=0)
+        elif offset < 0:
+            data = data[-offset:]
+    return np.ascontiguousarray(data, dtype=np.float32), rate
+
+
+_WRITE_SUBTYPES = {".wav": ("WAV", "PCM_24"), ".flac": ("FLAC", "PCM_24")}
+
+
+def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int) -> Path:
+    """Write WAV or FLAC (24-bit) by suffix, atomically. ``audio`` is [n] or [n, ch] float."""
+    import soundfile as sf
+
+    out = Path(path)
+    fmt = _WRITE_SUBTYPES.get(out.suffix.lower())
+    if fmt is None:
+        raise OutputError("unsupported audio format (use .wav or .flac)", out)
+    a = np.asarray(audio, dtype=np.float32)
+    if a.ndim not in (1, 2) or a.size == 0 and a.ndim == 2 and a.shape[1] == 0:
+        raise OutputError(f"audio must be [n] or [n, channels], got shape {a.shape}", out)
+    if sample_rate <= 0:
+        raise OutputError(f"bad sample rate {sample_rate}", out)
+    a = np.clip(np.nan_to_num(a), -1.0, 1.0)
+    with atomic_output(out) as tmp:
+        sf.write(str(tmp), a, int(sample_rate), format=fmt[0], subtype=fmt[1])
+    return out
