@@ -1,21 +1,148 @@
-"""``v2a-studio`` entry point."""
+"""``v2a-studio [FILE] [--screenshot PNG]``.
+
+With ``--screenshot`` the app opens FILE, waits until the clip, its layout (and the picked
+take, if any) are on screen, renders the main window at 1600×900 into PNG and exits.
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
+import time
+from pathlib import Path
+
+SHOT_SIZE = (1600, 900)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="v2a-studio", description="V2A Studio: sound for silent video")
+    ap.add_argument("file", nargs="?", help="a video clip or a .v2aproj project")
+    ap.add_argument("--screenshot", metavar="PNG", help="save a 1600x900 render of the window and exit")
+    ap.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for --screenshot")
+    ap.add_argument("--select", metavar="T0,T1", help="with --screenshot: show a selection (seconds)")
+    ap.add_argument("--playhead", type=float, help="with --screenshot: put the playhead here (seconds)")
+    ap.add_argument("--view", metavar="T0,T1", help="with --screenshot: show this time range (seconds)")
+    ap.add_argument("--tool", choices=("select", "brush", "eraser", "event"), help="with --screenshot: active tool")
+    return ap.parse_args(argv)
+
+
+def _ready(win) -> bool:
+    doc = win.doc
+    if not doc.has_clip or not win.viewer.has_frame or not doc.layout_ready:
+        return False
+    if win.engine.busy:
+        return False
+    want_take = any(ln.picked_take is not None for ln in doc.project.lanes)
+    return not want_take or win.timeline.mel_img.image is not None
+
+
+def _install_excepthook() -> None:
+    """A bug in a slot must not take the editor's work down: log it, say so, keep running."""
+    import logging
+    import traceback
+
+    log = logging.getLogger("v2a-studio")
+
+    def hook(exc_type, exc, tb) -> None:
+        if issubclass(exc_type, KeyboardInterrupt):
+            sys.__excepthook__(exc_type, exc, tb)
+            return
+        log.error("unexpected error:\n%s", "".join(traceback.format_exception(exc_type, exc, tb)))
+        from PySide6.QtWidgets import QApplication, QMainWindow
+
+        for w in QApplication.topLevelWidgets():
+            if isinstance(w, QMainWindow):
+                w.statusBar().showMessage(f"Internal error (logged): {exc_type.__name__}: {exc}", 15000)
+
+    sys.excepthook = hook
+
+
+def _show_startup_messages(win) -> None:
+    """First-run / no pack / no audio device notes (app.firstrun), most severe first."""
+    try:
+        from app.firstrun import startup_messages
+
+        msgs = startup_messages()
+    except Exception:  # noqa: BLE001 - start-up notes must never stop the editor
+        return
+    if msgs:
+        win.statusBar().showMessage(str(msgs[0]), 20000)
+        win.statusBar().setToolTip("\n".join(str(m) for m in msgs))
 
 
 def main(argv: list[str] | None = None) -> int:
-    from PySide6.QtWidgets import QApplication, QMainWindow
+    args = parse_args(list(sys.argv[1:] if argv is None else argv))
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
 
-    argv = list(sys.argv if argv is None else argv)
-    qapp = QApplication.instance() or QApplication(argv)
-    win = QMainWindow()
-    win.setWindowTitle("V2A Studio")
-    win.menuBar().addMenu("&File")
-    win.resize(1600, 900)
+    from app.ui.main_window import MainWindow, load_style
+
+    # Hand the GIL over more often so the GUI thread stays smooth while the engine thread runs
+    # Python-heavy work (the default 5 ms lets a busy worker hold it for long stretches).
+    sys.setswitchinterval(0.001)
+    qapp = QApplication.instance() or QApplication([sys.argv[0]])
+    qapp.setApplicationName("V2A Studio")
+    qapp.setOrganizationName("V2A")
+    load_style(qapp)
+    _install_excepthook()
+    shot = args.screenshot is not None
+    win = MainWindow(autosave=not shot, interactive=not shot)
+    win.resize(*SHOT_SIZE)
     win.show()
-    return qapp.exec()
+    if not shot:
+        QTimer.singleShot(0, win.offer_recovery)
+        QTimer.singleShot(0, lambda: _show_startup_messages(win))
+    if args.file:
+        QTimer.singleShot(0, lambda: win.open_path(args.file))
+    if not shot:
+        return qapp.exec()
+
+    out = Path(args.screenshot)
+    t0 = time.monotonic()
+    state = {"rc": 1, "settled": None}
+
+    def poll() -> None:
+        if time.monotonic() - t0 > args.timeout:
+            print(f"v2a-studio: timed out waiting for the window to be ready ({args.timeout:.0f} s)", file=sys.stderr)
+            win.shutdown()
+            qapp.exit(2)
+            return
+        if not _ready(win):
+            QTimer.singleShot(50, poll)
+            return
+        if state["settled"] is None:
+            # Give thumbnails and the motion curve a moment, then apply view options.
+            state["settled"] = time.monotonic()
+            if args.select:
+                a, b = (float(x) for x in args.select.split(","))
+                win.doc.timeline.set_selection((a, b))
+            if args.playhead is not None:
+                win.doc.timeline.seek(args.playhead)
+            if args.view:
+                a, b = (float(x) for x in args.view.split(","))
+                win.doc.timeline.set_view(a, b)
+            if args.tool:
+                win.doc.tools.set("tool", args.tool)
+        waiting = not win.doc.thumbnails or not len(win.doc.motion_curve)
+        if (waiting and time.monotonic() - state["settled"] < 10) or time.monotonic() - state["settled"] < 0.6:
+            QTimer.singleShot(50, poll)
+            return
+        win.resize(*SHOT_SIZE)
+        qapp.processEvents()
+        img = win.grab()
+        if (img.width(), img.height()) != SHOT_SIZE:
+            from PySide6.QtCore import Qt
+
+            img = img.scaled(*SHOT_SIZE, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        ok = img.save(str(out), "PNG")
+        print(f"v2a-studio: screenshot {'saved to' if ok else 'FAILED for'} {out}")
+        state["rc"] = 0 if ok else 1
+        win.shutdown()
+        qapp.exit(state["rc"])
+
+    QTimer.singleShot(100, poll)
+    qapp.exec()
+    return state["rc"]
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Qt-side services: the engine thread, audio playback, frame decoding, media analysis."""

@@ -1,0 +1,748 @@
+"""The V2A Studio main window: viewer, transport, timeline lanes, panels, menus."""
+
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.model import mix as mixmod
+from app.model.layout import LayoutDoc, resample_bands, resample_columns
+from app.model.project import Lane, Project, ProjectError
+from app.services import jobs
+from app.services.autosave import AutosaveSlot, RecentFiles, remove_slot
+from app.services.engine_client import EngineClient
+from app.services.frames import ClipAnalyzer
+from app.ui import commands as cmd
+from app.ui.document import StudioDocument
+from app.ui.export_dialog import ExportDialog
+from app.ui.panels import GenerationPanel, LanesPanel, TakesPanel, ToolBar
+from app.ui.timeline import TimelineWidget
+from app.ui.viewer import PlaybackController, ViewerPanel
+from engine.errors import V2AError
+from engine.types import GenerationRequest
+
+log = logging.getLogger(__name__)
+
+VIDEO_FILTER = "Video or project (*.mp4 *.mov *.mkv *.m4v *.avi *.webm *.v2aproj);;All files (*)"
+AUTOSAVE_MS = 30_000
+
+
+class MainWindow(QMainWindow):
+    clip_opened = Signal(str)
+    layout_shown = Signal()
+    takes_added = Signal(int)
+    export_done = Signal(list)
+    job_cancelled = Signal()
+    job_failed = Signal(str)
+
+    def __init__(self, autosave: bool = True, interactive: bool = True) -> None:
+        super().__init__()
+        self.setWindowTitle("V2A Studio")
+        self.setObjectName("MainWindow")
+        self.setAcceptDrops(True)
+        self.interactive = interactive  # False: no modal questions (screenshots, tests)
+        self.doc = StudioDocument(self)
+        self.engine = EngineClient(self)
+        self.playback = PlaybackController(self.doc, self)
+        self.recent = RecentFiles()
+        self.autosave_slot = AutosaveSlot() if autosave else None
+        self.analyzer: ClipAnalyzer | None = None
+        self._pending_start: tuple[str, bool] | None = None
+        self._predict_job: int | None = None
+        self._last_saved_index = 0
+        self._autosaved_index = -1
+        self._build_ui()
+        self._build_actions()
+        self._wire()
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setInterval(AUTOSAVE_MS)
+        self.autosave_timer.timeout.connect(self.autosave)
+        if autosave:
+            self.autosave_timer.start()
+        self._update_title()
+        self._show_sound_status()
+
+    # ---------------------------------------------------------------------------- layout ----
+    def _build_ui(self) -> None:
+        self.viewer_panel = ViewerPanel(self.doc, self.playback)
+        self.viewer = self.viewer_panel.viewer
+        self.timeline = TimelineWidget(self.doc)
+        self.tools = ToolBar(self.doc)
+        bottom = QWidget()
+        bl = QVBoxLayout(bottom)
+        bl.setContentsMargins(0, 0, 0, 0)
+        bl.setSpacing(0)
+        bl.addWidget(self.tools)
+        bl.addWidget(self.timeline, 1)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.viewer_panel)
+        split.addWidget(bottom)
+        split.setStretchFactor(0, 5)
+        split.setStretchFactor(1, 6)
+        split.setSizes([400, 480])
+        split.setChildrenCollapsible(False)
+        self.setCentralWidget(split)
+        self.lanes_panel = LanesPanel(self.doc)
+        self.gen_panel = GenerationPanel(self.doc)
+        self.takes_panel = TakesPanel(self.doc)
+        for title, w, area, name in (
+            ("Lanes", self.lanes_panel, Qt.DockWidgetArea.LeftDockWidgetArea, "LanesDock"),
+            ("Generate", self.gen_panel, Qt.DockWidgetArea.RightDockWidgetArea, "GenerateDock"),
+            ("Takes", self.takes_panel, Qt.DockWidgetArea.RightDockWidgetArea, "TakesDock"),
+        ):
+            d = QDockWidget(title, self)
+            d.setObjectName(name)
+            d.setWidget(w)
+            d.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+            self.addDockWidget(area, d)
+        self.resizeDocks([self.findChild(QDockWidget, "LanesDock")], [290], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.findChild(QDockWidget, "GenerateDock")], [320], Qt.Orientation.Horizontal)
+        self.sound_label = QLabel("")
+        self.sound_label.setObjectName("Dim")
+        self.statusBar().addPermanentWidget(self.sound_label)
+
+    def _act(self, menu, text: str, fn, shortcut=None, tip: str = "") -> QAction:
+        a = QAction(text, self)
+        if shortcut is not None:
+            a.setShortcuts(shortcut if isinstance(shortcut, list) else [QKeySequence(shortcut)])
+        a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        if tip:
+            a.setStatusTip(tip)
+        a.triggered.connect(fn)
+        menu.addAction(a)
+        self.addAction(a)
+        return a
+
+    def _build_actions(self) -> None:
+        mb = self.menuBar()
+        f = mb.addMenu("&File")
+        self._act(f, "&Open…", self.open_dialog, QKeySequence.StandardKey.Open)
+        self.recent_menu = f.addMenu("Open &Recent")
+        self._fill_recent()
+        f.addSeparator()
+        self._act(f, "&Save Project", self.save, QKeySequence.StandardKey.Save)
+        self._act(f, "Save Project &As…", self.save_as, QKeySequence("Ctrl+Shift+S"))
+        f.addSeparator()
+        self._act(f, "Import Layout from &Recording…", self.import_reference, QKeySequence("Ctrl+I"),
+                  "Turn a recorded cue or vocal imitation into layout at the playhead")
+        self._act(f, "&Export…", self.export_dialog, QKeySequence("Ctrl+E"))
+        f.addSeparator()
+        self._act(f, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        e = mb.addMenu("&Edit")
+        u = self.doc.undo.createUndoAction(self, "&Undo")
+        u.setShortcut(QKeySequence.StandardKey.Undo)
+        r = self.doc.undo.createRedoAction(self, "&Redo")
+        r.setShortcuts([QKeySequence.StandardKey.Redo, QKeySequence("Ctrl+Y")])
+        e.addAction(u)
+        e.addAction(r)
+        self.addAction(u)
+        self.addAction(r)
+        self.undo_action, self.redo_action = u, r
+        e.addSeparator()
+        self._act(e, "&Copy Layout Range", self.copy_range, QKeySequence.StandardKey.Copy)
+        self._act(e, "&Paste Layout at Playhead", self.paste_range, QKeySequence.StandardKey.Paste)
+        self._act(e, "&Delete Layout Range", self.delete_range, [QKeySequence.StandardKey.Delete, QKeySequence("Backspace")])
+        self._act(e, "&Reset Range to Predicted", self.reset_range, QKeySequence("R"))
+        self._act(e, "Nudge Range Left One Frame", lambda: self.nudge(-1), QKeySequence("Alt+Left"))
+        self._act(e, "Nudge Range Right One Frame", lambda: self.nudge(1), QKeySequence("Alt+Right"))
+        self._act(e, "Stretch Range +10%", lambda: self.stretch(1.1), QKeySequence("Alt+Up"))
+        self._act(e, "Shrink Range −10%", lambda: self.stretch(1 / 1.1), QKeySequence("Alt+Down"))
+        self._act(e, "Snap &Events in Range (frames / motion peaks)", self.snap_events, QKeySequence("S"),
+                  "Move each layout event in the selection onto the snap target chosen in the tool bar")
+        self._act(e, "Select &All", lambda: self.doc.timeline.set_selection((0, self.doc.duration)), QKeySequence.StandardKey.SelectAll)
+        self._act(e, "Clear Selection", self.escape, QKeySequence("Escape"))
+        e.addSeparator()
+        for name, key in (("select", "V"), ("brush", "B"), ("eraser", "E"), ("event", "N")):
+            self._act(e, f"{name.capitalize()} Tool", lambda _c=False, n=name: self.doc.tools.set("tool", n), QKeySequence(key))
+
+        p = mb.addMenu("&Playback")
+        self._act(p, "Play / Pause", self.playback.toggle, QKeySequence("Space"))
+        self._act(p, "Shuttle Reverse", lambda: self.playback.shuttle("j"), QKeySequence("J"))
+        self._act(p, "Stop", lambda: self.playback.shuttle("k"), QKeySequence("K"))
+        self._act(p, "Shuttle Forward", lambda: self.playback.shuttle("l"), QKeySequence("L"))
+        self._act(p, "Previous Frame", lambda: self.doc.timeline.step_frames(-1), QKeySequence("Left"))
+        self._act(p, "Next Frame", lambda: self.doc.timeline.step_frames(1), QKeySequence("Right"))
+        self._act(p, "Back 10 Frames", lambda: self.doc.timeline.step_frames(-10), QKeySequence("Shift+Left"))
+        self._act(p, "Forward 10 Frames", lambda: self.doc.timeline.step_frames(10), QKeySequence("Shift+Right"))
+        self._act(p, "Go to Start", lambda: self.doc.timeline.seek(0), QKeySequence("Home"))
+        self._act(p, "Go to End", lambda: self.doc.timeline.seek_frame(self.doc.timeline.last_frame), QKeySequence("End"))
+
+        v = mb.addMenu("&View")
+        self._act(v, "Zoom In", lambda: self.doc.timeline.zoom(0.5), [QKeySequence("="), QKeySequence("+"), QKeySequence("Ctrl+=")])
+        self._act(v, "Zoom Out", lambda: self.doc.timeline.zoom(2.0), [QKeySequence("-"), QKeySequence("Ctrl+-")])
+        self._act(v, "Zoom to Fit", self.doc.timeline.fit, QKeySequence("\\"))
+        self._act(v, "Pan Left", lambda: self.doc.timeline.pan(-0.25), QKeySequence("Ctrl+Left"))
+        self._act(v, "Pan Right", lambda: self.doc.timeline.pan(0.25), QKeySequence("Ctrl+Right"))
+
+        g = mb.addMenu("&Generate")
+        self._act(g, "Generate &Lane", self.generate_lane, QKeySequence("Ctrl+G"))
+        self._act(g, "Generate &All Lanes", self.generate_all, QKeySequence("Ctrl+Shift+G"))
+        self._act(g, "&Regenerate Selection", self.regenerate_selection, QKeySequence("Ctrl+Alt+G"))
+        self._act(g, "Predict &Layout Again", self.predict_layout)
+        self._act(g, "&Cancel", self.cancel_job, QKeySequence("Ctrl+."))
+
+    def _wire(self) -> None:
+        self.engine.job_started.connect(lambda _i, label: self.gen_panel.job_started(label))
+        self.engine.job_progress.connect(lambda _i, s, f, eta: self.gen_panel.job_progress(s, f, eta))
+        self.engine.job_failed.connect(self._on_job_failed)
+        self.engine.job_cancelled.connect(self._on_job_cancelled)
+        self.engine.job_finished.connect(lambda _i, _r: self.gen_panel.job_ended("Done"))
+        self.gen_panel.generate.connect(self.generate_lane)
+        self.gen_panel.regenerate_region.connect(self.regenerate_selection)
+        self.gen_panel.cancel.connect(self.cancel_job)
+        self.lanes_panel.generate_lane.connect(self.generate_lane)
+        self.lanes_panel.generate_all.connect(self.generate_all)
+        self.takes_panel.audition.connect(self.audition)
+        self.takes_panel.ab.connect(self.ab_switch)
+        self.playback.status.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        self.viewer.frame_shown.connect(self._on_first_frame)
+        self.doc.undo.cleanChanged.connect(lambda _c: self._update_title())
+        self.doc.undo.indexChanged.connect(lambda _i: self._update_title())
+
+    # --------------------------------------------------------------------------- helpers ----
+    def _update_title(self) -> None:
+        try:
+            self._set_title()
+        except RuntimeError:
+            pass  # the undo stack is being destroyed with the window
+
+    def _set_title(self) -> None:
+        name = self.doc.project.path.name if self.doc.project.path else (
+            Path(self.doc.project.clip_path).name if self.doc.project.clip_path else "")
+        dirty = "•" if not self.doc.undo.isClean() else ""
+        self.setWindowTitle(f"{dirty}{name} — V2A Studio" if name else "V2A Studio")
+
+    def _show_sound_status(self) -> None:
+        prob = self.playback.sound_problem
+        if prob:
+            self.sound_label.setText("No sound: " + prob.removeprefix("No sound: ").split(" (")[0])
+            self.sound_label.setToolTip(prob)
+        else:
+            self.sound_label.setText(f"Audio out: {getattr(self.playback.player, 'device_name', 'default')}")
+
+    def error(self, title: str, message: str) -> None:
+        """One clear dialog, never a traceback (DESIGN.md §8)."""
+        self.statusBar().showMessage(message, 10000)
+        QMessageBox.critical(self, title, message)
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        items = self.recent.load()
+        for p in items:
+            a = self.recent_menu.addAction(p)
+            a.triggered.connect(lambda _c=False, path=p: self.open_path(path))
+        self.recent_menu.setEnabled(bool(items))
+
+    # ----------------------------------------------------------------------------- open ----
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open clip or project", "", VIDEO_FILTER)
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str | Path) -> bool:
+        """Open a clip or a ``.v2aproj``. Bad files give a dialog naming the file."""
+        path = str(path)
+        if not self._maybe_keep_changes():
+            return False
+        try:
+            if path.endswith(".v2aproj"):
+                ok = self._open_project(Project.load(path))
+            else:
+                ok = self._open_clip(path)
+        except V2AError as e:
+            self.error("Cannot open file", e.message)
+            return False
+        if ok:
+            self._fill_recent_after(path)
+        return ok
+
+    def _fill_recent_after(self, path: str) -> None:
+        self.recent.add(path)
+        self._fill_recent()
+
+    def _probe(self, path: str):
+        from engine.media import probe
+
+        info = probe(path)
+        if info.video is None:
+            raise V2AError("has no video stream — V2A Studio needs a video clip", path)
+        if info.video.duration <= 0:
+            raise V2AError("the video has zero length", path)
+        return info
+
+    def _reset_clip_services(self) -> None:
+        self.playback.stop()
+        if self._predict_job is not None:
+            self.engine.cancel(self._predict_job)
+            self._predict_job = None
+        if self.analyzer is not None:
+            self.analyzer.close()
+            self.analyzer = None
+
+    def _open_clip(self, path: str) -> bool:
+        info = self._probe(path)
+        self._reset_clip_services()
+        proj = Project(str(Path(path).resolve()))
+        proj.add_lane(Lane("Lane 1", LayoutDoc.empty(info.video.duration)))
+        self.doc.set_project(proj, info)
+        self.doc.layout_ready = False
+        self._after_load(predict=True)
+        return True
+
+    def _open_project(self, proj: Project) -> bool:
+        if not proj.clip_path:
+            raise ProjectError("the project names no clip", proj.path)
+        clip = Path(proj.clip_path)
+        if not clip.is_absolute() and proj.path is not None:
+            clip = proj.path.resolve().parent / clip
+        if not clip.exists():
+            raise V2AError(f"the project's clip is missing: {clip}", proj.path)
+        info = self._probe(str(clip))
+        self._reset_clip_services()
+        if not proj.lanes:
+            proj.add_lane(Lane("Lane 1", LayoutDoc.empty(info.video.duration)))
+        self.doc.set_project(proj, info)
+        self.doc.layout_ready = True
+        self._after_load()
+        self.timeline.refresh_layouts()
+        self.layout_shown.emit()
+        return True
+
+    def _after_load(self, predict: bool = False) -> None:
+        info = self.doc.info
+        v = info.video
+        # Picture first: thumbnails, motion analysis and layout prediction (which loads torch
+        # in the engine thread and competes for the GIL) start once the first frame is shown.
+        self._pending_start = (info.path, predict)
+        if self.viewer.has_frame:
+            self._start_background()
+        else:  # a clip whose first frame never decodes still gets its layout
+            QTimer.singleShot(3000, lambda p=info.path: self._on_first_frame(0.0) if self._pending_start and self._pending_start[0] == p else None)
+        self._last_saved_index = 0
+        self._autosaved_index = -1
+        self._update_title()
+        fps = float(v.fps)
+        rot = f", rotated {v.rotation}°" if v.rotation else ""
+        dw, dh = v.display_size
+        self.statusBar().showMessage(
+            f"Opened {Path(info.path).name}: {dw}×{dh}{rot}, {fps:.3f} fps, {v.duration:.2f} s"
+            + ("" if info.audio else ", no audio"), 8000)
+        self.clip_opened.emit(info.path)
+
+    def _on_first_frame(self, _pts: float) -> None:
+        if getattr(self, "_pending_start", None) is not None:
+            self._start_background()
+
+    def _start_background(self) -> None:
+        pending, self._pending_start = self._pending_start, None
+        if pending is None or self.doc.info is None or self.doc.info.path != pending[0]:
+            return
+        self.analyzer = ClipAnalyzer(self.doc.info.path, self.doc.duration)
+        self.analyzer.thumbnails_ready.connect(self.doc.set_thumbnails)
+        self.analyzer.motion_ready.connect(self.doc.set_motion)
+        if pending[1]:
+            self.predict_layout()
+
+    def predict_layout(self) -> None:
+        if not self.doc.has_clip:
+            return
+        lane = self.doc.project.lanes[0]
+        job = jobs.predict_layout_job(self.doc.info.path, self.doc.project.params.pack, self.doc.duration,
+                                      lane.layout.columns_per_second, lane.layout.n_bands)
+        clip = self.doc.info.path
+        self._predict_job = self.engine.submit("Predicting layout", job, lambda r: self._on_predicted(clip, r),
+                                               lambda m: self._on_predict_failed(clip, m))
+
+    def _on_predicted(self, clip: str, result: jobs.PredictResult) -> None:
+        self._predict_job = None
+        if self.doc.info is None or self.doc.info.path != clip:
+            return  # a different clip was opened meanwhile
+        fresh = self.doc.undo.count() == 0
+        for lane in self.doc.project.lanes:
+            lay = lane.layout
+            vals = np.asarray(result.layout.values, np.float32)
+            if fresh:
+                # Nothing edited yet: take the predictor's own grid (no resampling loss).
+                lay.reset_grid(vals, result.layout.columns_per_second)
+                continue
+            if vals.shape[1] != lay.n_bands:
+                vals = resample_bands(vals, lay.n_bands)
+            if vals.shape[0] != lay.n_columns:
+                vals = resample_columns(vals, lay.n_columns)
+            untouched = np.array_equal(lay.values, lay.predicted)
+            lay.set_predicted(vals, replace_values=untouched)
+        self.doc.layout_ready = True
+        self.timeline.refresh_layouts()
+        self.statusBar().showMessage(result.source, 15000)
+        self.layout_shown.emit()
+
+    def _on_predict_failed(self, clip: str, message: str) -> None:
+        self._predict_job = None
+        self.doc.layout_ready = True  # the empty layout stays; the user can paint
+        self.statusBar().showMessage(f"Layout prediction failed: {message} — starting from an empty layout", 15000)
+        self.layout_shown.emit()
+
+    # ----------------------------------------------------------------------- save/close ----
+    def save(self) -> bool:
+        if self.doc.project.path is None:
+            return self.save_as()
+        return self._save_to(self.doc.project.path)
+
+    def save_as(self) -> bool:
+        if not self.doc.has_clip:
+            return False
+        start = self.doc.project.path or Path(self.doc.project.clip_path).with_suffix(".v2aproj")
+        path, _ = QFileDialog.getSaveFileName(self, "Save project", str(start), "V2A Studio project (*.v2aproj)")
+        if not path:
+            return False
+        return self._save_to(Path(path))
+
+    def _save_to(self, path: Path) -> bool:
+        try:
+            out = self.doc.project.save(path)
+        except (V2AError, OSError) as e:
+            self.error("Cannot save project", getattr(e, "message", f"{path}: {e}"))
+            return False
+        self.doc.undo.setClean()
+        self._fill_recent_after(str(out))
+        self._update_title()
+        self.statusBar().showMessage(f"Saved {out}", 5000)
+        return True
+
+    def autosave(self) -> Path | None:
+        if self.autosave_slot is None or not self.doc.has_clip:
+            return None
+        idx = self.doc.undo.index()
+        if self.doc.undo.isClean() or idx == self._autosaved_index:
+            return None
+        try:
+            out = self.autosave_slot.save(self.doc.project)
+        except (V2AError, OSError) as e:
+            self.statusBar().showMessage(f"Autosave failed: {getattr(e, 'message', e)}", 8000)
+            return None
+        self._autosaved_index = idx
+        return out
+
+    def offer_recovery(self) -> bool:
+        """After a crash: offer the newest left-over autosave. Returns True if one was opened."""
+        left = AutosaveSlot.leftovers(self.autosave_slot.dir if self.autosave_slot else None)
+        if not left:
+            return False
+        left.sort(key=lambda r: r.saved_at)
+        rec = left[-1]
+        name = rec.original or (Path(rec.clip).name if rec.clip else "untitled")
+        ans = QMessageBox.question(
+            self, "Recover project",
+            f"V2A Studio did not close properly last time.\n\nRecover the autosaved work on “{name}”?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Discard, QMessageBox.StandardButton.Yes)
+        opened = False
+        if ans == QMessageBox.StandardButton.Yes:
+            try:
+                proj = Project.load(rec.project)
+                proj.path = Path(rec.original) if rec.original else None
+                opened = self._open_project(proj)
+                if opened:
+                    # The recovered state is unsaved work: mark the document dirty.
+                    self.doc.undo.resetClean()
+                    self._update_title()
+                    self.statusBar().showMessage("Recovered the autosaved project — save it to keep it", 10000)
+            except V2AError as e:
+                self.error("Cannot recover", e.message)
+        for r in left:
+            remove_slot(r.project, r.note)
+        return opened
+
+    def _maybe_keep_changes(self) -> bool:
+        """True when it is fine to replace the current document."""
+        if not self.interactive or self.doc.undo.isClean() or not self.doc.has_clip:
+            return True
+        ans = QMessageBox.question(
+            self, "Unsaved changes", "Save the changes to the current project first?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save)
+        if ans == QMessageBox.StandardButton.Save:
+            return self.save()
+        return ans == QMessageBox.StandardButton.Discard
+
+    def closeEvent(self, ev) -> None:  # noqa: N802
+        if not self._maybe_keep_changes():
+            ev.ignore()
+            return
+        self.shutdown()
+        ev.accept()
+
+    def shutdown(self) -> None:
+        self._reset_clip_services()
+        self.playback.player.close()
+        self.viewer.close_server()
+        self.engine.shutdown()
+        if self.autosave_slot is not None:
+            self.autosave_slot.discard()
+
+    # ------------------------------------------------------------------------ drag&drop ----
+    def dragEnterEvent(self, ev) -> None:  # noqa: N802
+        if ev.mimeData().hasUrls() and any(u.isLocalFile() for u in ev.mimeData().urls()):
+            ev.acceptProposedAction()
+
+    def dropEvent(self, ev) -> None:  # noqa: N802
+        for u in ev.mimeData().urls():
+            if u.isLocalFile():
+                ev.acceptProposedAction()
+                QTimer.singleShot(0, lambda p=u.toLocalFile(): self.open_path(p))
+                return
+
+    # --------------------------------------------------------------------- range edits ----
+    def _range_patch(self, make, label: str) -> None:
+        lane, sel = self.doc.active_lane, self.doc.timeline.selection
+        if lane is None or sel is None:
+            self.statusBar().showMessage("Select a time range first (Select tool, drag in a lane)", 4000)
+            return
+        p = make(lane.layout, sel)
+        if p is not None:
+            self.doc.undo.push(cmd.PatchCommand(lane.layout, p, label))
+
+    def copy_range(self) -> None:
+        lane, sel = self.doc.active_lane, self.doc.timeline.selection
+        if lane is not None and sel is not None:
+            self.doc.clipboard = lane.layout.copy_range(*sel)
+            self.statusBar().showMessage(f"Copied {sel[1] - sel[0]:.2f} s of layout", 3000)
+
+    def paste_range(self) -> None:
+        lane, block = self.doc.active_lane, self.doc.clipboard
+        if lane is None or block is None:
+            return
+        t = self.doc.snap(self.doc.timeline.playhead)
+        p = lane.layout.paste(block, t)
+        if p is not None:
+            self.doc.undo.push(cmd.PatchCommand(lane.layout, p, "Paste layout"))
+            self.doc.timeline.set_selection((t, t + block.shape[0] / lane.layout.columns_per_second))
+
+    def delete_range(self) -> None:
+        self._range_patch(lambda lay, s: lay.delete_range(*s), "Delete layout range")
+
+    def reset_range(self) -> None:
+        self._range_patch(lambda lay, s: lay.reset_range(*s), "Reset range to predicted")
+
+    def nudge(self, frames: int) -> None:
+        """Move the selected layout range by whole video frames (and the selection with it)."""
+        sel = self.doc.timeline.selection
+        dt = frames * self.doc.timeline.frame_duration
+        self._range_patch(lambda lay, s: lay.move_range(s[0], s[1], dt), f"Nudge {frames:+d} frame")
+        if sel is not None:
+            self.doc.timeline.set_selection((sel[0] + dt, sel[1] + dt))
+
+    def stretch(self, factor: float) -> None:
+        sel = self.doc.timeline.selection
+        if sel is None:
+            return
+        new_end = self.doc.snap(sel[0] + (sel[1] - sel[0]) * factor)
+        self._range_patch(lambda lay, s: lay.stretch_range(s[0], s[1], new_end), "Stretch range")
+        self.doc.timeline.set_selection((sel[0], new_end))
+
+    def snap_events(self) -> None:
+        if self.doc.tools.snap == "off":
+            self.statusBar().showMessage("Choose a snap target in the tool bar (frames or motion peaks)", 4000)
+            return
+        self._range_patch(lambda lay, s: lay.snap_events(s[0], s[1], self.doc.snap), "Snap events")
+
+    def escape(self) -> None:
+        self.doc.timeline.set_selection(None)
+
+    def import_reference(self) -> None:
+        if self.doc.active_lane is None:
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Reference recording", "", "Audio or video (*.wav *.flac *.mp3 *.ogg *.m4a *.mp4 *.mov *.mkv);;All files (*)")
+        if path:
+            self.import_reference_from(path)
+
+    def import_reference_from(self, path: str) -> None:
+        """Dubbing workflow: the recording's layout lands at the playhead, as one undo step."""
+        lane = self.doc.active_lane
+        if lane is None:
+            return
+        t = self.doc.snap(self.doc.timeline.playhead)
+        lane_id = lane.id
+
+        def done(block: np.ndarray) -> None:
+            try:
+                ln = self.doc.project.lane(lane_id)
+            except KeyError:
+                return
+            p = ln.layout.import_block(block, t)
+            if p is not None:
+                self.doc.undo.push(cmd.PatchCommand(ln.layout, p, "Import layout from recording"))
+            dur = block.shape[0] / ln.layout.columns_per_second
+            self.doc.timeline.set_selection((t, min(self.doc.duration, t + dur)))
+            self.statusBar().showMessage(f"Imported {dur:.2f} s of layout from {Path(path).name} at {self.doc.timeline.timecode(t)}", 6000)
+
+        self.engine.submit(f"Reading {Path(path).name}", jobs.reference_layout_job(path, lane.layout.columns_per_second, lane.layout.n_bands),
+                           done, lambda m: self.error("Cannot import recording", m))
+
+    # ----------------------------------------------------------------------- generation ----
+    def _request(self, lane: Lane, region: tuple[float, float] | None) -> GenerationRequest:
+        p = self.doc.project.params
+        return GenerationRequest(
+            video_path=self.doc.info.path,
+            layout=lane.layout.to_layout(),
+            prompt=lane.prompt,
+            negative_prompt=lane.negative_prompt,
+            guidance=p.guidance,
+            layout_strength=p.layout_strength,
+            steps=p.steps,
+            seed=p.seed,
+            takes=p.takes,
+            engine=p.engine,
+            region=region,
+        )
+
+    def _next_seed(self) -> None:
+        if not self.doc.project.params.seed_locked:
+            self.doc.project.set_param("seed", random.randrange(0, 2**31 - 1))
+
+    def generate_lane(self) -> None:
+        if self.doc.active_lane is not None:
+            self._generate([self.doc.active_lane], None)
+
+    def generate_all(self) -> None:
+        self._generate(list(self.doc.project.lanes), None)
+
+    def regenerate_selection(self) -> None:
+        lane, sel = self.doc.active_lane, self.doc.timeline.selection
+        if lane is None or sel is None:
+            self.statusBar().showMessage("Select the time range to regenerate first", 4000)
+            return
+        if lane.picked_take is None:
+            self.statusBar().showMessage("Pick a take first: the selection is regenerated inside it", 5000)
+            return
+        self._generate([lane], sel)
+
+    def _generate(self, lanes: list[Lane], region: tuple[float, float] | None) -> None:
+        if not self.doc.has_clip or not lanes:
+            return
+        if self.engine.busy:
+            self.statusBar().showMessage("The engine is busy — wait or cancel first", 4000)
+            return
+        self._next_seed()
+        items = [(ln.id, ln.name, self._request(ln, region)) for ln in lanes]
+        bases = {ln.id: ln.picked_take for ln in lanes if region is not None and ln.picked_take is not None}
+        label = "Generating " + (lanes[0].name if len(lanes) == 1 else f"{len(lanes)} lanes") + (" (selection)" if region else "")
+        self.engine.submit(label, jobs.generate_job(items, self.doc.project.params.pack, bases),
+                           lambda res: self._on_generated(res, region), None)
+
+    def _on_generated(self, result: jobs.GeneratedTakes, region: tuple[float, float] | None) -> None:
+        n = 0
+        self.doc.take_display.update(result.display)
+        macro = len(result.takes) > 1
+        if macro:
+            self.doc.undo.beginMacro("Generate all lanes")
+        try:
+            for lane_id, recs in result.takes.items():
+                try:
+                    lane = self.doc.project.lane(lane_id)
+                except KeyError:
+                    continue  # the lane was deleted while the engine worked
+                text = f"Regenerate {region[0]:.2f}–{region[1]:.2f} s" if region else f"Generate {lane.name}"
+                self.doc.undo.push(cmd.AddTakesCommand(lane, recs, text))
+                n += len(recs)
+        finally:
+            if macro:
+                self.doc.undo.endMacro()
+        self.gen_panel.job_ended(f"{n} new take{'s' if n != 1 else ''}")
+        self.statusBar().showMessage(f"Generated {n} take{'s' if n != 1 else ''}", 6000)
+        self.takes_added.emit(n)
+
+    def cancel_job(self) -> None:
+        if self.engine.busy:
+            self.engine.cancel()
+            self.gen_panel.stage.setText("Cancelling…")
+
+    def _on_job_failed(self, _job: int, message: str) -> None:
+        self.gen_panel.job_ended("Failed")
+        self.job_failed.emit(message)
+        self.error("Engine", message)
+
+    def _on_job_cancelled(self, _job: int) -> None:
+        self.gen_panel.job_ended("Cancelled")
+        self.statusBar().showMessage("Cancelled", 4000)
+        self.job_cancelled.emit()
+
+    # ---------------------------------------------------------------------------- takes ----
+    def audition(self, index: int) -> None:
+        lane = self.doc.active_lane
+        if lane is None or not (0 <= index < len(lane.takes)):
+            return
+        if index != lane.picked:
+            self.doc.undo.push(cmd.PickTakeCommand(lane, index))
+        sel = self.doc.timeline.selection
+        self.playback.stop()
+        if sel is not None:
+            self.doc.timeline.seek(sel[0])
+        self.playback.play(1.0)
+
+    def ab_switch(self) -> None:
+        lane = self.doc.active_lane
+        if lane is None or lane.previous_pick is None or lane.picked is None:
+            return
+        was_playing = self.playback.speed == 1.0
+        t = self.doc.timeline.playhead
+        self.doc.undo.push(cmd.PickTakeCommand(lane, lane.previous_pick))
+        if was_playing:  # keep playing from the same instant so the comparison is fair
+            self.playback.stop()
+            self.doc.timeline.seek(t)
+            self.playback.play(1.0)
+        self.statusBar().showMessage(f"Now playing take #{lane.picked + 1}", 2500)
+
+    # --------------------------------------------------------------------------- export ----
+    def export_dialog(self) -> None:
+        if not self.doc.has_clip:
+            return
+        dlg = ExportDialog(self.doc.info.path, self)
+        if dlg.exec() == QDialog.DialogCode.Accepted:
+            self.export(dlg.spec())
+
+    def export(self, spec: jobs.ExportSpec) -> int | None:
+        if not any(ln.picked_take is not None for ln in mixmod.audible(self.doc.project.lanes)):
+            self.error("Nothing to export", "No audible lane has a picked take yet — generate first.")
+            return None
+        # A snapshot of what is audible now; mixing and resampling happen in the engine thread.
+        sources = [(ln.name, ln.picked_take.audio, ln.picked_take.sample_rate, ln.gain_db)
+                   for ln in mixmod.audible(self.doc.project.lanes) if ln.picked_take is not None]
+
+        def done(paths: list[str]) -> None:
+            self.statusBar().showMessage("Exported " + ", ".join(Path(p).name for p in paths), 10000)
+            self.gen_panel.job_ended(f"Exported {Path(paths[0]).name}")
+            self.export_done.emit(paths)
+
+        return self.engine.submit(f"Exporting {Path(spec.out).name}", jobs.export_job(spec, sources, self.doc.duration), done, None)
+
+
+def load_style(app: QApplication) -> None:
+    """The dark QSS and the window icon, from resources/ of a checkout or a frozen bundle."""
+    from PySide6.QtGui import QIcon
+
+    from engine.paths import app_icon_path, resource_path
+
+    qss = resource_path("styles", "studio.qss")
+    if qss.exists():
+        app.setStyleSheet(qss.read_text(encoding="utf-8"))
+    icon = app_icon_path()
+    if icon is not None:
+        app.setWindowIcon(QIcon(str(icon)))

@@ -1,0 +1,427 @@
+"""Side panels: lanes (prompt, negative, gain, mute/solo), generation settings + job
+progress, takes list, and the layout tool bar. Each edits the document through undo commands
+and refreshes itself from the document's signals."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QToolBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.model.tools import SNAPS
+from app.ui import commands as cmd
+from app.ui.document import StudioDocument
+
+
+def _spin(lo: int, hi: int, val: int) -> QSpinBox:
+    s = QSpinBox()
+    s.setRange(lo, hi)
+    s.setValue(val)
+    s.setKeyboardTracking(False)
+    return s
+
+
+def _dspin(lo: float, hi: float, val: float, step: float, dec: int = 2, suffix: str = "") -> QDoubleSpinBox:
+    s = QDoubleSpinBox()
+    s.setRange(lo, hi)
+    s.setDecimals(dec)
+    s.setSingleStep(step)
+    s.setValue(val)
+    s.setKeyboardTracking(False)
+    if suffix:
+        s.setSuffix(suffix)
+    return s
+
+
+class LanesPanel(QWidget):
+    generate_lane = Signal()
+    generate_all = Signal()
+
+    def __init__(self, doc: StudioDocument, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.doc = doc
+        self._loading = False
+        v = QVBoxLayout(self)
+        v.setContentsMargins(8, 8, 8, 8)
+        self.list = QListWidget()
+        self.list.setObjectName("LaneList")
+        self.list.currentRowChanged.connect(self._on_row)
+        v.addWidget(self.list, 1)
+        row = QHBoxLayout()
+        self.add_btn = QPushButton("+ Lane")
+        self.add_btn.clicked.connect(self._add)
+        self.del_btn = QPushButton("− Lane")
+        self.del_btn.clicked.connect(self._delete)
+        row.addWidget(self.add_btn)
+        row.addWidget(self.del_btn)
+        v.addLayout(row)
+        box = QGroupBox("Lane")
+        f = QFormLayout(box)
+        self.name = QLineEdit()
+        self.prompt = QLineEdit()
+        self.prompt.setPlaceholderText("e.g. footsteps on gravel")
+        self.negative = QLineEdit()
+        self.negative.setPlaceholderText("e.g. music, speech")
+        self.gain = _dspin(-60, 12, 0, 0.5, 1, " dB")
+        ms = QHBoxLayout()
+        self.mute = QCheckBox("Mute")
+        self.solo = QCheckBox("Solo")
+        ms.addWidget(self.mute)
+        ms.addWidget(self.solo)
+        ms.addStretch(1)
+        f.addRow("Name", self.name)
+        f.addRow("Prompt", self.prompt)
+        f.addRow("Negative", self.negative)
+        f.addRow("Gain", self.gain)
+        f.addRow("", ms)
+        v.addWidget(box)
+        g = QHBoxLayout()
+        self.gen_one = QPushButton("Generate lane")
+        self.gen_one.setObjectName("Accent")
+        self.gen_one.clicked.connect(self.generate_lane.emit)
+        self.gen_all = QPushButton("Generate all")
+        self.gen_all.clicked.connect(self.generate_all.emit)
+        g.addWidget(self.gen_one)
+        g.addWidget(self.gen_all)
+        v.addLayout(g)
+        self.name.editingFinished.connect(lambda: self._set("name", self.name.text().strip() or "Lane", "Rename lane"))
+        self.prompt.editingFinished.connect(lambda: self._set("prompt", self.prompt.text(), "Edit prompt"))
+        self.negative.editingFinished.connect(lambda: self._set("negative_prompt", self.negative.text(), "Edit negative prompt"))
+        self.gain.valueChanged.connect(lambda x: self._set("gain_db", float(x), "Lane gain"))
+        self.mute.toggled.connect(lambda x: self._set("mute", bool(x), "Mute lane"))
+        self.solo.toggled.connect(lambda x: self._set("solo", bool(x), "Solo lane"))
+        doc.lanes_changed.connect(self.refresh)
+        doc.lane_changed.connect(lambda _i, _w: self.refresh())
+        doc.active_lane_changed.connect(lambda _i: self.refresh())
+        self.refresh()
+
+    def _set(self, name: str, value, label: str) -> None:
+        lane = self.doc.active_lane
+        if self._loading or lane is None or getattr(lane, name) == value:
+            return
+        self.doc.undo.push(cmd.lane_attr(lane, name, value, label))
+
+    def _on_row(self, row: int) -> None:
+        if not self._loading and row >= 0:
+            self.doc.set_active_lane(row)
+
+    def _add(self) -> None:
+        if not self.doc.has_clip:
+            return
+        from app.model.project import Lane
+
+        n = len(self.doc.project.lanes) + 1
+        self.doc.undo.push(cmd.AddLaneCommand(self.doc.project, Lane(f"Lane {n}", self.doc.new_lane_layout())))
+
+    def _delete(self) -> None:
+        if len(self.doc.project.lanes) > 1:
+            self.doc.undo.push(cmd.RemoveLaneCommand(self.doc.project, self.doc.project.active_lane))
+
+    def refresh(self) -> None:
+        self._loading = True
+        try:
+            lanes = self.doc.project.lanes
+            self.list.clear()
+            for ln in lanes:
+                flags = ("  [M]" if ln.mute else "") + ("  [S]" if ln.solo else "")
+                take = f"  ·  {len(ln.takes)} take{'s' if len(ln.takes) != 1 else ''}" if ln.takes else ""
+                self.list.addItem(QListWidgetItem(f"{ln.name}{flags}{take}"))
+            lane = self.doc.active_lane
+            has = lane is not None
+            for w in (self.name, self.prompt, self.negative, self.gain, self.mute, self.solo, self.gen_one, self.gen_all, self.del_btn):
+                w.setEnabled(has)
+            self.add_btn.setEnabled(self.doc.has_clip)
+            if lane is not None:
+                self.list.setCurrentRow(self.doc.project.active_lane)
+                self.name.setText(lane.name)
+                self.prompt.setText(lane.prompt)
+                self.negative.setText(lane.negative_prompt)
+                self.gain.setValue(lane.gain_db)
+                self.mute.setChecked(lane.mute)
+                self.solo.setChecked(lane.solo)
+        finally:
+            self._loading = False
+
+
+class GenerationPanel(QWidget):
+    generate = Signal()
+    regenerate_region = Signal()
+    cancel = Signal()
+
+    def __init__(self, doc: StudioDocument, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.doc = doc
+        self._loading = False
+        v = QVBoxLayout(self)
+        v.setContentsMargins(8, 8, 8, 8)
+        box = QGroupBox("Generation")
+        f = QFormLayout(box)
+        self.pack = QComboBox()
+        self.engine = QComboBox()
+        self.engine.addItem("Diffusion (TiVA)", "diffusion")
+        self.engine.addItem("Autoregressive (V-AURA)", "ar")
+        self.steps = _spin(1, 200, 25)
+        self.guidance = _dspin(0, 20, 5, 0.5, 1)
+        self.strength = _dspin(0, 2, 1, 0.05, 2)
+        self.seed = _spin(0, 2**31 - 1, 0)
+        self.lock = QCheckBox("Lock")
+        self.lock.setToolTip("Keep this seed for the next generation (otherwise a new one is drawn)")
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed, 1)
+        seed_row.addWidget(self.lock)
+        self.takes = _spin(1, 8, 2)
+        f.addRow("Pack", self.pack)
+        f.addRow("Engine", self.engine)
+        f.addRow("Steps", self.steps)
+        f.addRow("Guidance", self.guidance)
+        f.addRow("Layout strength", self.strength)
+        f.addRow("Seed", seed_row)
+        f.addRow("Takes", self.takes)
+        v.addWidget(box)
+        self.regen = QPushButton("Regenerate selection")
+        self.regen.setToolTip("Replace only the selected time range of the picked take")
+        self.regen.clicked.connect(self.regenerate_region.emit)
+        v.addWidget(self.regen)
+        job = QGroupBox("Engine")
+        j = QVBoxLayout(job)
+        self.stage = QLabel("Idle")
+        self.stage.setObjectName("Dim")
+        self.stage.setWordWrap(True)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setTextVisible(False)
+        self.eta = QLabel("")
+        self.eta.setObjectName("Dim")
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.setToolTip("Stop the running engine job (Ctrl+.)")
+        self.cancel_btn.setEnabled(False)
+        self.cancel_btn.clicked.connect(self.cancel.emit)
+        j.addWidget(self.stage)
+        j.addWidget(self.progress)
+        r = QHBoxLayout()
+        r.addWidget(self.eta, 1)
+        r.addWidget(self.cancel_btn)
+        j.addLayout(r)
+        v.addWidget(job)
+        v.addStretch(1)
+        self.pack.currentIndexChanged.connect(lambda _i: self._set("pack", self.pack.currentData() or "starter", "Pack"))
+        self.engine.currentIndexChanged.connect(lambda _i: self._set("engine", self.engine.currentData(), "Engine"))
+        self.steps.valueChanged.connect(lambda x: self._set("steps", int(x), "Steps"))
+        self.guidance.valueChanged.connect(lambda x: self._set("guidance", float(x), "Guidance"))
+        self.strength.valueChanged.connect(lambda x: self._set("layout_strength", float(x), "Layout strength"))
+        self.seed.valueChanged.connect(lambda x: self._set("seed", int(x), "Seed"))
+        self.lock.toggled.connect(lambda x: self._set("seed_locked", bool(x), "Lock seed"))
+        self.takes.valueChanged.connect(lambda x: self._set("takes", int(x), "Takes"))
+        doc.params_changed.connect(lambda _n: self.refresh())
+        doc.clip_changed.connect(self.refresh)
+        doc.timeline.selection_changed.connect(lambda s: self.regen.setEnabled(s is not None))
+        self.regen.setEnabled(False)
+        self._fill_packs()
+        self.refresh()
+
+    def _fill_packs(self) -> None:
+        self._loading = True
+        try:
+            self.pack.clear()
+            try:
+                from engine.packs import list_packs
+
+                packs = list_packs()
+            except Exception:  # noqa: BLE001 - listing must never stop the window
+                packs = []
+            for p in packs:
+                self.pack.addItem(f"{p.name}  ({p.root_kind})", p.name)
+            if not packs:
+                self.pack.addItem("starter (not installed)", "starter")
+        finally:
+            self._loading = False
+
+    def _set(self, name: str, value, label: str) -> None:
+        if self._loading or getattr(self.doc.project.params, name) == value:
+            return
+        self.doc.undo.push(cmd.param_attr(self.doc.project, name, value, label))
+
+    def refresh(self) -> None:
+        self._loading = True
+        try:
+            p = self.doc.project.params
+            i = self.pack.findData(p.pack)
+            if i < 0:
+                self.pack.addItem(f"{p.pack} (not installed)", p.pack)
+                i = self.pack.count() - 1
+            self.pack.setCurrentIndex(i)
+            self.engine.setCurrentIndex(max(0, self.engine.findData(p.engine)))
+            self.steps.setValue(p.steps)
+            self.guidance.setValue(p.guidance)
+            self.strength.setValue(p.layout_strength)
+            self.seed.setValue(p.seed)
+            self.lock.setChecked(p.seed_locked)
+            self.takes.setValue(p.takes)
+        finally:
+            self._loading = False
+
+    # -- job strip ------------------------------------------------------------------------------
+    def job_started(self, label: str) -> None:
+        self.stage.setText(label)
+        self.progress.setRange(0, 0)  # busy until the first progress report
+        self.eta.setText("")
+        self.cancel_btn.setEnabled(True)
+
+    def job_progress(self, stage: str, fraction: float, eta: float) -> None:
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(int(fraction * 1000))
+        self.stage.setText(stage)
+        if eta >= 0:
+            m, s = divmod(int(round(eta)), 60)
+            self.eta.setText(f"about {m}:{s:02d} left in this stage" if m else f"about {s} s left in this stage")
+
+    def job_ended(self, text: str) -> None:
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.stage.setText(text)
+        self.eta.setText("")
+        self.cancel_btn.setEnabled(False)
+
+
+class TakesPanel(QWidget):
+    audition = Signal(int)
+    ab = Signal()
+
+    def __init__(self, doc: StudioDocument, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.doc = doc
+        v = QVBoxLayout(self)
+        v.setContentsMargins(8, 8, 8, 8)
+        self.title = QLabel("Takes")
+        self.title.setObjectName("Heading")
+        v.addWidget(self.title)
+        self.list = QListWidget()
+        self.list.setObjectName("TakeList")
+        self.list.itemDoubleClicked.connect(lambda _it: self._pick())
+        v.addWidget(self.list, 1)
+        r = QHBoxLayout()
+        self.play = QPushButton("Audition")
+        self.play.setToolTip("Pick this take and play from the selection start or the playhead")
+        self.play.clicked.connect(lambda: self.audition.emit(self.list.currentRow()))
+        self.ab_btn = QPushButton("A/B")
+        self.ab_btn.setToolTip("Switch between this take and the previously picked one")
+        self.ab_btn.clicked.connect(self.ab.emit)
+        self.pick_btn = QPushButton("Pick")
+        self.pick_btn.clicked.connect(self._pick)
+        self.del_btn = QPushButton("Delete")
+        self.del_btn.clicked.connect(self._delete)
+        for b in (self.play, self.ab_btn, self.pick_btn, self.del_btn):
+            r.addWidget(b)
+        v.addLayout(r)
+        doc.lanes_changed.connect(self.refresh)
+        doc.lane_changed.connect(lambda _i, what: self.refresh() if what in ("takes", "picked", "name") else None)
+        doc.active_lane_changed.connect(lambda _i: self.refresh())
+        self.refresh()
+
+    def _pick(self) -> None:
+        lane = self.doc.active_lane
+        row = self.list.currentRow()
+        if lane is not None and 0 <= row < len(lane.takes) and row != lane.picked:
+            self.doc.undo.push(cmd.PickTakeCommand(lane, row))
+
+    def _delete(self) -> None:
+        lane = self.doc.active_lane
+        row = self.list.currentRow()
+        if lane is not None and 0 <= row < len(lane.takes):
+            self.doc.undo.push(cmd.DeleteTakeCommand(lane, row))
+
+    def refresh(self) -> None:
+        lane = self.doc.active_lane
+        self.list.clear()
+        if lane is None:
+            self.title.setText("Takes")
+            return
+        self.title.setText(f"Takes — {lane.name}")
+        for i, t in enumerate(lane.takes):
+            mark = "●" if i == lane.picked else ("◐" if i == lane.previous_pick else "○")
+            item = QListWidgetItem(f"{mark}  #{i + 1}  {t.label}  ·  {t.duration:.2f} s")
+            self.list.addItem(item)
+        if lane.picked is not None:
+            self.list.setCurrentRow(lane.picked)
+        has = bool(lane.takes)
+        for b in (self.play, self.pick_btn, self.del_btn):
+            b.setEnabled(has)
+        self.ab_btn.setEnabled(lane.previous_pick is not None and lane.picked is not None)
+
+
+class ToolBar(QToolBar):
+    """Layout tools and their settings (the shared ``ToolSettings``)."""
+
+    def __init__(self, doc: StudioDocument, parent: QWidget | None = None) -> None:
+        super().__init__("Layout tools", parent)
+        self.setObjectName("LayoutTools")
+        self.doc = doc
+        t = doc.tools
+        self.buttons: dict[str, QToolButton] = {}
+        for name, label, key in (("select", "Select", "V"), ("brush", "Brush", "B"), ("eraser", "Eraser", "E"), ("event", "Event", "N")):
+            b = QToolButton()
+            b.setText(label)
+            b.setCheckable(True)
+            b.setToolTip(f"{label} tool ({key})")
+            b.clicked.connect(lambda _c=False, n=name: t.set("tool", n))
+            self.addWidget(b)
+            self.buttons[name] = b
+        self.addSeparator()
+        self.size_t = _dspin(0.02, 5.0, t.brush_seconds, 0.05, 2, " s")
+        self.size_b = _dspin(1, 16, t.brush_bands, 1, 0, " bands")
+        self.intensity = _dspin(0.05, 1.0, t.intensity, 0.05, 2)
+        self.soft = _dspin(0.0, 1.0, t.softness, 0.1, 1)
+        self.decay = _dspin(0.02, 5.0, t.decay, 0.05, 2, " s")
+        self.snap = QComboBox()
+        for s in SNAPS:
+            self.snap.addItem({"off": "Snap off", "frames": "Snap: frames", "motion": "Snap: motion peaks"}[s], s)
+        for label, w, name in (
+            ("Size", self.size_t, "brush_seconds"),
+            ("", self.size_b, "brush_bands"),
+            ("Intensity", self.intensity, "intensity"),
+            ("Soft", self.soft, "softness"),
+            ("Decay", self.decay, "decay"),
+        ):
+            if label:
+                lbl = QLabel(f" {label} ")
+                lbl.setObjectName("Dim")
+                self.addWidget(lbl)
+            w.valueChanged.connect(lambda x, n=name: t.set(n, float(x)))
+            self.addWidget(w)
+        self.addSeparator()
+        self.snap.currentIndexChanged.connect(lambda _i: t.set("snap", self.snap.currentData()))
+        self.addWidget(self.snap)
+        hint = QLabel("  Shift = lighter · Ctrl = full · Alt = erase · drag selection = move · Shift-drag = stretch")
+        hint.setObjectName("Dim")
+        self.addWidget(hint)
+        t.changed.connect(lambda _n: self.refresh())
+        self.refresh()
+
+    def refresh(self) -> None:
+        t = self.doc.tools
+        for n, b in self.buttons.items():
+            b.setChecked(n == t.tool)
+        self.snap.blockSignals(True)
+        self.snap.setCurrentIndex(max(0, self.snap.findData(t.snap)))
+        self.snap.blockSignals(False)
+
+
+__all__ = ["GenerationPanel", "LanesPanel", "TakesPanel", "ToolBar", "Qt"]

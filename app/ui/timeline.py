@@ -1,0 +1,605 @@
+"""Timeline lanes on one time axis with one playhead (pyqtgraph).
+
+Rows: ruler with thumbnails · one editable heatmap per layout lane (predicted layout as a
+faint overlay) · mel-spectrogram of the active lane's take · waveform of the mix with onset
+markers. All rows are x-linked; the visible range, playhead and selection live in
+``TimelineState`` and every row follows it.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPen
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from app.model import mix as mixmod
+from app.model.layout import LayoutDoc
+from app.ui.commands import PatchCommand
+from app.ui.document import StudioDocument
+from engine import timebase
+
+AXIS_W = 92
+PLAYHEAD = QColor("#ff5a4f")
+SEL_BRUSH = QColor(90, 160, 255, 45)
+SEL_PEN = QColor(110, 170, 255, 160)
+
+pg.setConfigOptions(antialias=False, imageAxisOrder="col-major", background="#16181c", foreground="#a7adba")
+
+
+def _lut(name: str) -> np.ndarray:
+    try:
+        cmap = pg.colormap.get(name)
+    except Exception:  # noqa: BLE001 - fall back to a built-in ramp
+        cmap = pg.ColorMap([0, 1], [(0, 0, 0), (255, 200, 80)])
+    return cmap.getLookupTable(0.0, 1.0, 256)
+
+
+class TimeAxis(pg.AxisItem):
+    """Ruler labels as timecode-ish m:ss.ff at coarse zoom, seconds with decimals when close."""
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph API)
+        out = []
+        for v in values:
+            if v < 0:
+                out.append("")
+                continue
+            m, s = divmod(v, 60)
+            out.append(f"{int(m)}:{s:05.2f}" if spacing < 1 else f"{int(m)}:{int(round(s)):02d}")
+        return out
+
+
+class _Row(pg.PlotItem):
+    def __init__(self, name: str, vb: pg.ViewBox | None = None, height: int = 80, top_axis: bool = False, expand: bool = False) -> None:
+        axis = {"top": TimeAxis("top")} if top_axis else {}
+        super().__init__(viewBox=vb, axisItems=axis)
+        self.setMenuEnabled(False)
+        self.hideButtons()
+        self.showAxis("bottom", False)
+        if top_axis:
+            self.showAxis("top", True)
+        left = self.getAxis("left")
+        left.setWidth(AXIS_W)
+        left.setStyle(showValues=False, tickLength=0)
+        left.enableAutoSIPrefix(False)
+        left.setLabel(name, color="#c8ccd4")
+        self.vb.setMouseEnabled(x=True, y=False)
+        self.setMinimumHeight(height)
+        if not expand:
+            self.setMaximumHeight(height)
+        else:
+            # Layout lanes take the spare height (the editing surface); fixed rows do not.
+            self.setPreferredHeight(10 * height)
+        self.playhead = pg.InfiniteLine(0, angle=90, pen=pg.mkPen(PLAYHEAD, width=1.5), movable=False)
+        self.playhead.setZValue(100)
+        self.addItem(self.playhead, ignoreBounds=True)
+        self.selection = pg.LinearRegionItem((0, 0), movable=False, brush=SEL_BRUSH, pen=pg.mkPen(SEL_PEN))
+        self.selection.setZValue(50)
+        self.selection.hide()
+        self.addItem(self.selection, ignoreBounds=True)
+
+
+class RulerBox(pg.ViewBox):
+    """Click or drag in the ruler to seek; middle-drag pans; wheel zooms."""
+
+    def __init__(self, doc: StudioDocument) -> None:
+        super().__init__(enableMenu=False)
+        self.doc = doc
+
+    def mouseClickEvent(self, ev):  # noqa: N802
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            self.doc.timeline.seek(self.mapSceneToView(ev.scenePos()).x())
+
+    def mouseDragEvent(self, ev, axis=None):  # noqa: N802
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            self.doc.timeline.seek(self.mapSceneToView(ev.scenePos()).x())
+        else:
+            super().mouseDragEvent(ev, axis)
+
+
+class SelectBox(pg.ViewBox):
+    """Mel/waveform rows: left-drag selects a time range, middle-drag pans."""
+
+    def __init__(self, doc: StudioDocument) -> None:
+        super().__init__(enableMenu=False)
+        self.doc = doc
+        self._anchor: float | None = None
+
+    def mouseClickEvent(self, ev):  # noqa: N802
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            self.doc.timeline.set_selection(None)
+            self.doc.timeline.seek(self.mapSceneToView(ev.scenePos()).x())
+
+    def mouseDragEvent(self, ev, axis=None):  # noqa: N802
+        if ev.button() != Qt.MouseButton.LeftButton:
+            return super().mouseDragEvent(ev, axis)
+        ev.accept()
+        t = self.doc.snap(self.mapSceneToView(ev.scenePos()).x())
+        if ev.isStart():
+            self._anchor = self.doc.snap(self.mapSceneToView(ev.buttonDownScenePos()).x())
+        if self._anchor is not None:
+            self.doc.timeline.set_selection((self._anchor, t))
+        if ev.isFinish():
+            self._anchor = None
+
+
+class LayoutBox(pg.ViewBox):
+    """An editable layout lane: brush / eraser / event / select tools, one undo step per drag."""
+
+    stroke_ms = []  # per-dab latency, read by the benchmark
+
+    def __init__(self, doc: StudioDocument, lane_id: str) -> None:
+        super().__init__(enableMenu=False)
+        self.doc = doc
+        self.lane_id = lane_id
+        self._mode: str | None = None
+        self._anchor = 0.0
+        self._snapshot: np.ndarray | None = None
+        self._last: tuple[float, float] | None = None
+        self._moved_sel: tuple[float, float] | None = None
+
+    @property
+    def layout(self) -> LayoutDoc:
+        return self.doc.project.lane(self.lane_id).layout
+
+    def _activate(self) -> None:
+        ids = [ln.id for ln in self.doc.project.lanes]
+        if self.lane_id in ids:
+            self.doc.set_active_lane(ids.index(self.lane_id))
+
+    def _pos(self, scene_pos: QPointF) -> tuple[float, float]:
+        p = self.mapSceneToView(scene_pos)
+        return float(p.x()), float(p.y())
+
+    def _scale(self, mods) -> float:
+        # Pressure-like intensity from modifiers: Shift paints at half strength, Ctrl at full.
+        if mods & Qt.KeyboardModifier.ShiftModifier:
+            return 0.5
+        if mods & Qt.KeyboardModifier.ControlModifier:
+            return 1.0 / max(1e-3, self.doc.tools.intensity)
+        return 1.0
+
+    def _dab(self, t: float, band: float, mods) -> None:
+        lay = self.layout
+        erase = bool(mods & Qt.KeyboardModifier.AltModifier)
+        brush = self.doc.tools.brush(lay.columns_per_second, erase=erase, scale=self._scale(mods))
+        t0 = time.perf_counter()
+        # Interpolate between mouse samples so fast drags leave no gaps.
+        if self._last is not None:
+            lt, lb = self._last
+            dc = abs(t - lt) * lay.columns_per_second
+            n = max(1, int(np.ceil(max(dc, abs(band - lb)) / max(0.5, brush.radius_cols))))
+            for k in range(1, n + 1):
+                f = k / n
+                lay.stamp((lt + (t - lt) * f) * lay.columns_per_second, lb + (band - lb) * f, brush)
+        else:
+            lay.stamp(t * lay.columns_per_second, band, brush)
+        self._last = (t, band)
+        LayoutBox.stroke_ms.append((time.perf_counter() - t0) * 1000)
+
+    def _stamp_event(self, t: float, band: float, mods) -> None:
+        lay = self.layout
+        tools = self.doc.tools
+        half = max(0.0, tools.brush_bands / 2 - 0.5)
+        lo, hi = int(np.floor(band - half)), int(np.floor(band + half))
+        lay.stamp_event(self.doc.snap(t), tools.decay, max(0, lo), min(lay.n_bands - 1, hi),
+                        min(1.0, tools.intensity * self._scale(mods)))
+
+    def mouseClickEvent(self, ev):  # noqa: N802
+        if ev.button() != Qt.MouseButton.LeftButton:
+            return
+        ev.accept()
+        self._activate()
+        t, band = self._pos(ev.scenePos())
+        tool = self.doc.tools.tool
+        lay = self.layout
+        if tool in ("brush", "eraser", "event"):
+            lay.begin_stroke()
+            if tool == "event":
+                self._stamp_event(t, band, ev.modifiers())
+            else:
+                self._last = None
+                self._dab(t, band, ev.modifiers())
+            self._commit_stroke("Event" if tool == "event" else tool.capitalize())
+        else:
+            self.doc.timeline.set_selection(None)
+            self.doc.timeline.seek(t)
+
+    def _commit_stroke(self, name: str) -> None:
+        p = self.layout.end_stroke()
+        self._last = None
+        if p is not None:
+            self.doc.undo.push(PatchCommand(self.layout, p, f"{name} stroke", applied=True))
+
+    def mouseDragEvent(self, ev, axis=None):  # noqa: N802
+        if ev.button() != Qt.MouseButton.LeftButton:
+            return super().mouseDragEvent(ev, axis)
+        ev.accept()
+        t, band = self._pos(ev.scenePos())
+        tool = self.doc.tools.tool
+        tl = self.doc.timeline
+        lay = self.layout
+        if ev.isStart():
+            self._activate()
+            t_down, b_down = self._pos(ev.buttonDownScenePos())
+            sel = tl.selection
+            if tool in ("brush", "eraser"):
+                self._mode = "paint"
+                lay.begin_stroke()
+                self._last = None
+                self._dab(t_down, b_down, ev.modifiers())
+            elif tool == "event":
+                self._mode = "event"
+            elif sel and sel[0] <= t_down <= sel[1]:
+                # Drag inside the selection moves its content; Shift-drag stretches it.
+                self._mode = "stretch" if ev.modifiers() & Qt.KeyboardModifier.ShiftModifier else "move"
+                self._anchor = t_down
+                self._snapshot = lay.values.copy()
+                self._moved_sel = sel
+            else:
+                self._mode = "select"
+                self._anchor = self.doc.snap(t_down)
+        if self._mode == "paint":
+            self._dab(t, band, ev.modifiers())
+        elif self._mode == "select":
+            tl.set_selection((self._anchor, self.doc.snap(t)))
+        elif self._mode in ("move", "stretch") and self._moved_sel is not None:
+            self._preview_range_edit(t)
+        if ev.isFinish():
+            if self._mode == "paint":
+                self._commit_stroke("Eraser" if tool == "eraser" else "Brush")
+            elif self._mode == "event":
+                lay.begin_stroke()
+                self._stamp_event(t, band, ev.modifiers())
+                self._commit_stroke("Event")
+            elif self._mode in ("move", "stretch"):
+                self._finish_range_edit(t)
+            self._mode = None
+
+    def _range_target(self, t: float) -> tuple[float, float]:
+        s0, s1 = self._moved_sel
+        if self._mode == "move":
+            dt = self.doc.snap(s0 + (t - self._anchor)) - s0
+            return s0 + dt, s1 + dt
+        new_end = max(s0 + 0.05, self.doc.snap(s1 + (t - self._anchor)))
+        return s0, new_end
+
+    def _edit_patch(self, t: float):
+        lay = self.layout
+        s0, s1 = self._moved_sel
+        a, b = self._range_target(t)
+        if self._mode == "move":
+            return lay.move_range(s0, s1, a - s0), (a, b)
+        return lay.stretch_range(s0, s1, b), (a, b)
+
+    def _preview_range_edit(self, t: float) -> None:
+        lay = self.layout
+        lay.values[:] = self._snapshot
+        p, sel = self._edit_patch(t)
+        if p is not None:
+            lay.apply(p)
+        else:
+            lay.changed.emit(0, lay.n_columns, 0, lay.n_bands)
+        self.doc.timeline.set_selection(sel)
+
+    def _finish_range_edit(self, t: float) -> None:
+        lay = self.layout
+        lay.values[:] = self._snapshot
+        p, sel = self._edit_patch(t)
+        lay.changed.emit(0, lay.n_columns, 0, lay.n_bands)
+        if p is not None:
+            self.doc.undo.push(PatchCommand(lay, p, "Move range" if self._mode == "move" else "Stretch range"))
+        self.doc.timeline.set_selection(sel)
+        self._snapshot = None
+        self._moved_sel = None
+
+
+class LaneRow(_Row):
+    def __init__(self, doc: StudioDocument, lane_id: str, name: str) -> None:
+        self.box = LayoutBox(doc, lane_id)
+        super().__init__(name, self.box, height=70, expand=True)
+        self.doc = doc
+        self.lane_id = lane_id
+        self.image = pg.ImageItem(levels=(0, 1), lut=_lut("inferno"))
+        self.addItem(self.image)
+        self.pred = pg.PlotDataItem(pen=pg.mkPen(QColor(170, 210, 255, 80), width=1, style=Qt.PenStyle.DotLine))
+        self.pred.setZValue(10)
+        self.addItem(self.pred)
+        self.events = pg.ScatterPlotItem(symbol="t", size=9, brush=pg.mkBrush("#ffb347"), pen=None)
+        self.events.setZValue(20)
+        self.addItem(self.events)
+        self.active_frame = pg.QtWidgets.QGraphicsRectItem()
+        self.refresh_all()
+
+    def refresh_all(self) -> None:
+        lay = self.doc.project.lane(self.lane_id).layout
+        self.image.setImage(lay.values, levels=(0, 1), autoLevels=False)
+        self.image.setRect(QRectF(0, 0, lay.duration, lay.n_bands))
+        self.vb.setYRange(0, lay.n_bands, padding=0)
+        self.vb.setLimits(yMin=0, yMax=lay.n_bands)
+        self.refresh_overlay()
+
+    def refresh_image(self) -> None:
+        lay = self.doc.project.lane(self.lane_id).layout
+        self.image.updateImage(lay.values)
+
+    def refresh_overlay(self) -> None:
+        lay = self.doc.project.lane(self.lane_id).layout
+        t = (np.arange(lay.n_columns) + 0.5) / lay.columns_per_second
+        xs, ys = [], []
+        for b in range(lay.n_bands):
+            xs.append(t)
+            ys.append(b + 0.06 + 0.88 * lay.predicted[:, b])
+        connect = np.ones(lay.n_columns * lay.n_bands, bool)
+        connect[lay.n_columns - 1 :: lay.n_columns] = False
+        self.pred.setData(np.concatenate(xs), np.concatenate(ys), connect=connect)
+        ev = lay.event_times()
+        self.events.setData(ev, [lay.n_bands - 0.25] * len(ev))
+
+
+class TimelineWidget(QWidget):
+    """The lanes panel of the editor. Subscribes to the document; edits go to its undo stack."""
+
+    stroke_done = Signal()
+
+    def __init__(self, doc: StudioDocument, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.doc = doc
+        self.setObjectName("Timeline")
+        self.glw = pg.GraphicsLayoutWidget()
+        self.glw.ci.setSpacing(2)
+        self.glw.ci.setContentsMargins(0, 0, 8, 2)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.glw)
+        self.ruler = _Row("", RulerBox(doc), height=84, top_axis=True)
+        self.ruler.getAxis("left").setLabel("Picture", color="#c8ccd4")
+        self.ruler.vb.setYRange(0, 1, padding=0)
+        self.lane_rows: dict[str, LaneRow] = {}
+        self.mel_row = _Row("Take mel", SelectBox(doc), height=88)
+        self.mel_img = pg.ImageItem(levels=(0, 1), lut=_lut("magma"))
+        self.mel_row.addItem(self.mel_img)
+        self.mel_hint = pg.TextItem("No take yet — Generate (Ctrl+G) to hear this lane", color="#6f7682", anchor=(0, 0.5))
+        self.mel_row.addItem(self.mel_hint, ignoreBounds=True)
+        self.mel_row.vb.setYRange(0, 1, padding=0)
+        self.wave_row = _Row("Mix", SelectBox(doc), height=64)
+        self.wave = pg.PlotDataItem(pen=pg.mkPen("#5fd3a6", width=1))
+        self.wave_row.addItem(self.wave)
+        self.take_onsets = pg.PlotDataItem(pen=pg.mkPen(QColor(120, 200, 255, 200), width=1))
+        self.layout_onsets = pg.PlotDataItem(pen=pg.mkPen(QColor(255, 179, 71, 200), width=1, style=Qt.PenStyle.DotLine))
+        self.wave_row.addItem(self.take_onsets)
+        self.wave_row.addItem(self.layout_onsets)
+        self.wave_row.vb.setYRange(-1, 1, padding=0.05)
+        self.motion = pg.PlotDataItem(pen=pg.mkPen(QColor(255, 255, 255, 150), width=1))
+        self.motion.setZValue(20)
+        self.ruler.addItem(self.motion)
+        self._thumb_items: list[pg.ImageItem] = []
+        self._syncing = False
+        self._audio_pending = False
+        self._wave_scale = 1.0
+        self._take_onset_times: list[float] = []
+        self.ruler.vb.sigXRangeChanged.connect(self._on_range)
+        self._build_rows()
+        doc.timeline.playhead_changed.connect(self._on_playhead)
+        doc.timeline.view_changed.connect(self._on_view)
+        doc.timeline.selection_changed.connect(self._on_selection)
+        doc.clip_changed.connect(self._on_clip)
+        doc.lanes_changed.connect(self._build_rows)
+        doc.layout_changed.connect(self._on_layout)
+        doc.lane_changed.connect(self._on_lane_attr)
+        doc.active_lane_changed.connect(lambda _i: (self._mark_active(), self.schedule_audio_refresh()))
+        doc.thumbnails_changed.connect(self._on_thumbs)
+        doc.motion_changed.connect(self._on_motion)
+
+    # -- structure --------------------------------------------------------------------------
+    def rows(self) -> list[_Row]:
+        return [self.ruler, *self.lane_rows.values(), self.mel_row, self.wave_row]
+
+    def _build_rows(self) -> None:
+        self.glw.ci.clear()
+        self.lane_rows = {}
+        self.glw.ci.addItem(self.ruler, row=0, col=0)
+        r = 1
+        for lane in self.doc.project.lanes:
+            row = LaneRow(self.doc, lane.id, lane.name)
+            # Few lanes: give each a tall editing surface; many lanes: 70 px each.
+            row.setMinimumHeight(max(70, 180 // max(1, len(self.doc.project.lanes))))
+            row.setXLink(self.ruler)
+            self.lane_rows[lane.id] = row
+            self.glw.ci.addItem(row, row=r, col=0)
+            r += 1
+        for row in (self.mel_row, self.wave_row):
+            row.setXLink(self.ruler)
+            self.glw.ci.addItem(row, row=r, col=0)
+            r += 1
+        gl = self.glw.ci.layout
+        for i in range(r):
+            gl.setRowStretchFactor(i, 3 if 1 <= i <= len(self.lane_rows) else 0)
+        self._apply_limits()
+        self._on_view(*self.doc.timeline.visible)
+        self._on_playhead(self.doc.timeline.playhead)
+        self._on_selection(self.doc.timeline.selection)
+        self._mark_active()
+        self.refresh_audio()
+
+    def _apply_limits(self) -> None:
+        d = max(0.5, self.doc.duration)
+        for row in self.rows():
+            row.vb.setLimits(xMin=-0.02 * d, xMax=d * 1.02, minXRange=0.05)
+
+    def _mark_active(self) -> None:
+        active = self.doc.active_lane
+        for lid, row in self.lane_rows.items():
+            on = active is not None and active.id == lid
+            row.getAxis("left").setLabel(
+                self.doc.project.lane(lid).name, color="#ffffff" if on else "#8a909c", **{"font-weight": "bold" if on else "normal"}
+            )
+
+    # -- document → view ----------------------------------------------------------------------
+    def _on_clip(self) -> None:
+        for it in self._thumb_items:
+            self.ruler.removeItem(it)
+        self._thumb_items = []
+        self.motion.setData([], [])
+        self._build_rows()
+        self.doc.timeline.fit()
+
+    def _on_thumbs(self) -> None:
+        for it in self._thumb_items:
+            self.ruler.removeItem(it)
+        self._thumb_items = []
+        thumbs = self.doc.thumbnails
+        if not thumbs:
+            return
+        # One mosaic image for the whole strip: one draw per repaint instead of one per thumb.
+        arrs = [pg.imageToArray(img, copy=True, transpose=False)[..., :3] for _t, img in thumbs]
+        h = min(a.shape[0] for a in arrs)
+        w = min(a.shape[1] for a in arrs)
+        mosaic = np.concatenate([a[:h, :w] for a in arrs], axis=1)  # [H, W*n, 3] rows top-down
+        item = pg.ImageItem(np.ascontiguousarray(mosaic[::-1].transpose(1, 0, 2)))
+        item.setRect(QRectF(0, 0, self.doc.duration, 1))
+        self.ruler.addItem(item)
+        self._thumb_items.append(item)
+
+    def _on_motion(self) -> None:
+        c = self.doc.motion_curve
+        if len(c) and c.max() > 0:
+            self.motion.setData(self.doc.motion_times, 0.02 + 0.4 * c / c.max())
+
+    def _on_layout(self, lane_id: str, c0: int, c1: int) -> None:
+        row = self.lane_rows.get(lane_id)
+        if row is not None:
+            row.refresh_image()
+            if not self.doc.project.lane(lane_id).layout.in_stroke:
+                row.refresh_overlay()
+                self._refresh_layout_onsets()
+
+    def _on_lane_attr(self, lane_id: str, what: str) -> None:
+        if what == "name":
+            self._mark_active()
+        if what in ("picked", "takes", "mute", "solo", "gain_db"):
+            self.schedule_audio_refresh()
+
+    def schedule_audio_refresh(self) -> None:
+        """Coalesce bursts (a generation adds takes and picks one) into one redraw."""
+        if not self._audio_pending:
+            self._audio_pending = True
+            QTimer.singleShot(0, self._run_audio_refresh)
+
+    def _run_audio_refresh(self) -> None:
+        self._audio_pending = False
+        self.refresh_audio()
+
+    def refresh_layouts(self) -> None:
+        for row in self.lane_rows.values():
+            row.refresh_all()
+        self._refresh_layout_onsets()
+
+    def _refresh_layout_onsets(self) -> None:
+        lane = self.doc.active_lane
+        ev = lane.layout.event_times() if lane else []
+        k = self._wave_scale
+        self.layout_onsets.setData(*_ticks(ev, -1.0 * k, -0.6 * k), connect="pairs")
+
+    def refresh_audio(self) -> None:
+        """Mel of the active lane's picked take; waveform of the mix; onset ticks."""
+        lane = self.doc.active_lane
+        take = lane.picked_take if lane else None
+        self.mel_hint.setVisible(take is None)
+        self._take_onset_times = []
+        if take is None:
+            self.mel_img.clear()
+            self.mel_hint.setPos(self.doc.timeline.visible[0], 0.5)
+        else:
+            disp = self.doc.take_display.get(take.id)
+            if disp is None:  # e.g. a take loaded from a project: analyse once, then cached
+                disp = self.doc.take_display[take.id] = mixmod.take_display(take.audio, take.sample_rate)
+            img, ons, dur = disp
+            self.mel_img.setImage(img, levels=(0, 1), autoLevels=False)
+            self.mel_img.setRect(QRectF(0, 0, dur, 1))
+            self.mel_row.vb.setYRange(0, 1, padding=0)
+            self._take_onset_times = list(ons)
+        picked = [ln.picked_take for ln in self.doc.project.lanes if ln.picked_take is not None]
+        sr = picked[0].sample_rate if picked else 8000  # the takes' own rate: no resampling
+        m = mixmod.mix(self.doc.project.lanes, sr, self.doc.duration) if self.doc.duration > 0 else np.zeros(0)
+        if len(m):
+            n = min(len(m), 3000)
+            edges = np.linspace(0, len(m), n + 1).astype(int)
+            mx = np.maximum.reduceat(m, edges[:-1])
+            mn = np.minimum.reduceat(m, edges[:-1])
+            x = np.repeat(edges[:-1] / sr, 2)
+            y = np.empty(2 * n)
+            y[0::2], y[1::2] = mn, mx
+            self.wave.setData(x, y, connect="pairs")
+            # Scale to the material (like a DAW's waveform zoom) so quiet takes stay readable.
+            peak = float(np.max(np.abs(m)))
+            self._wave_scale = max(0.05, peak)
+            self.wave_row.vb.setYRange(-self._wave_scale, self._wave_scale, padding=0.08)
+        else:
+            self.wave.setData([], [])
+            self._wave_scale = 1.0
+            self.wave_row.vb.setYRange(-1, 1, padding=0.05)
+        k = self._wave_scale
+        self.take_onsets.setData(*_ticks(self._take_onset_times, 0.6 * k, 1.0 * k), connect="pairs")
+        self._refresh_layout_onsets()
+
+    def _on_playhead(self, t: float) -> None:
+        for row in self.rows():
+            row.playhead.setValue(t)
+
+    def _on_selection(self, sel) -> None:
+        for row in self.rows():
+            if sel is None:
+                row.selection.hide()
+            else:
+                row.selection.setRegion(sel)
+                row.selection.show()
+
+    def _on_view(self, t0: float, t1: float) -> None:
+        if self._syncing:
+            return
+        self._syncing = True
+        try:
+            self.ruler.vb.setXRange(t0, t1, padding=0)
+            self.mel_hint.setPos(t0 + 0.01 * (t1 - t0), 0.5)
+        finally:
+            self._syncing = False
+
+    def _on_range(self, _vb, rng) -> None:
+        if self._syncing:
+            return
+        self._syncing = True
+        try:
+            self.doc.timeline.set_view(float(rng[0]), float(rng[1]))
+        finally:
+            self._syncing = False
+
+    # -- helpers for tests and benchmarks ---------------------------------------------------------
+    def lane_view_to_scene(self, lane_id: str, t: float, band: float) -> QPointF:
+        return self.lane_rows[lane_id].vb.mapViewToScene(QPointF(t, band))
+
+    def scene_to_widget(self, p: QPointF):
+        return self.glw.mapFromScene(p)
+
+
+def _ticks(times, y0: float, y1: float) -> tuple[np.ndarray, np.ndarray]:
+    if not len(times):
+        return np.zeros(0), np.zeros(0)
+    x = np.repeat(np.asarray(times, float), 2)
+    y = np.tile([y0, y1], len(times))
+    return x, y
+
+
+def frames_per_column(doc: StudioDocument) -> float:
+    lane = doc.active_lane
+    cps = lane.layout.columns_per_second if lane else 10.0
+    return float(doc.timeline.fps) / cps if cps else 1.0
+
+
+__all__ = ["TimelineWidget", "timebase", "QPen"]

@@ -1,0 +1,325 @@
+"""Studio responsiveness: launch → first frame, seek latency, paint-stroke latency, playback
+frame rate on a 1080p clip, and the longest GUI event-loop stall while the engine generates.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/bench_studio.py
+        -> table on stdout, benchmarks/results/studio.json
+
+Clips are made here with PyAV (H.264, 25 fps): 1920×1080 for 10 s and 1280×720 for 10 s,
+with keyframes every 2 s (a typical camera/export GOP, so random seeks decode up to 49 frames).
+
+- launch: a fresh process (`python -c`), timed from before `import PySide6` to the first
+  decoded frame painted in the viewer, with the clip given on the command line path.
+- seek: random playhead jumps; time until the viewer shows the frame (decode + convert +
+  paint), median and p95; and sequential single-frame steps (→ key).
+- paint: one mouse-move event of a brush drag on a layout lane, dispatched through the real
+  scene (dab + heatmap update) plus the event-loop pass that repaints the dirty region;
+  target < 16 ms.
+- playback: the transport playing the 1080p clip for 6 s; frames shown per second (the clip is
+  25 fps; audio device: whatever PortAudio has, else the system clock) and skipped frames.
+- stall: the longest gap between 10 ms timer ticks on the GUI thread while a generation job
+  (tiny random pack of the real classes, CPU, 10 steps) runs in the engine thread; the first
+  run includes loading the pack, the second is warm; target < 100 ms.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+OUT = ROOT / "benchmarks" / "results" / "studio.json"
+
+
+def make_clip(path: Path, size: tuple[int, int], seconds: float = 10.0, fps: int = 25) -> Path:
+    import av
+
+    if path.exists():
+        return path
+    with av.open(str(path), "w") as oc:
+        vs = oc.add_stream("libx264", rate=Fraction(fps))
+        vs.width, vs.height = size
+        vs.pix_fmt = "yuv420p"
+        vs.options = {"preset": "ultrafast", "g": str(2 * fps), "crf": "23"}
+        w, h = size
+        yy, xx = np.mgrid[0:h:4, 0:w:4]
+        for i in range(int(seconds * fps)):
+            # moving gradient texture + a bright square: real motion for the encoder
+            base = ((xx + 3 * i) % 256).astype(np.uint8)
+            img = np.repeat(np.repeat(np.stack([base, (yy + i) % 256, 255 - base], -1), 4, 0), 4, 1)[:h, :w]
+            img = np.ascontiguousarray(img.astype(np.uint8))
+            x = int(i / (seconds * fps) * (w - 200))
+            img[h // 3 : h // 3 + 200, x : x + 200] = 240
+            for p in vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                oc.mux(p)
+        for p in vs.encode():
+            oc.mux(p)
+    return path
+
+
+def pct(xs: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(xs), q)) if xs else float("nan")
+
+
+def bench_launch(clip: Path, repeats: int = 3) -> dict:
+    code = (
+        "import time; t0=time.perf_counter()\n"
+        f"import os, sys; sys.path.insert(0, {str(ROOT)!r})\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "from PySide6.QtCore import QTimer\n"
+        "app = QApplication([])\n"
+        "from app.ui.main_window import MainWindow, load_style\n"
+        "load_style(app)\n"
+        "w = MainWindow(autosave=False, interactive=False); w.resize(1600, 900); w.show()\n"
+        "t_win = time.perf_counter()\n"
+        f"w.open_path({str(clip)!r})\n"
+        "def poll():\n"
+        "    if w.viewer.has_frame:\n"
+        "        app.processEvents(); w.viewer.repaint()\n"
+        "        print('RESULT', t_win - t0, time.perf_counter() - t0, flush=True); w.shutdown(); app.exit(0)\n"
+        "    else: QTimer.singleShot(1, poll)\n"
+        "QTimer.singleShot(0, poll); app.exec()\n"
+    )
+    wins, firsts = [], []
+    for _ in range(repeats):
+        d = tempfile.mkdtemp()
+        env = dict(os.environ, QT_QPA_PLATFORM="offscreen", V2A_STATE_DIR=d, V2A_CONFIG_DIR=d)
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+        line = [ln for ln in res.stdout.splitlines() if ln.startswith("RESULT")]
+        if not line:
+            raise RuntimeError(res.stderr[-2000:])
+        a, b = (float(x) for x in line[0].split()[1:])
+        wins.append(a)
+        firsts.append(b)
+    return {"window_shown_s": round(min(wins), 3), "first_frame_s": round(min(firsts), 3),
+            "first_frame_median_s": round(statistics.median(firsts), 3), "repeats": repeats}
+
+
+def wait_for(app, cond, timeout=30.0) -> bool:
+    t0 = time.perf_counter()
+    while not cond():
+        app.processEvents()
+        if time.perf_counter() - t0 > timeout:
+            return False
+        time.sleep(0.0005)
+    return True
+
+
+def bench_seek(app, win, n: int = 30) -> dict:
+    doc = win.doc
+    rnd = random.Random(0)
+    lat = []
+    for _ in range(n):
+        frame = rnd.randrange(0, doc.timeline.last_frame)
+        want = doc.timeline.frame_of(doc.timeline.playhead)
+        while frame == want:
+            frame = rnd.randrange(0, doc.timeline.last_frame)
+        t_req = doc.timeline.fps and frame / float(doc.timeline.fps)
+        t0 = time.perf_counter()
+        doc.timeline.seek_frame(frame)
+        ok = wait_for(app, lambda f=frame: win.viewer.pts >= 0 and doc.timeline.frame_of(win.viewer.pts + 1e-6) == f)
+        win.viewer.repaint()
+        if ok:
+            lat.append((time.perf_counter() - t0) * 1000)
+        del t_req
+    step = []
+    doc.timeline.seek_frame(10)
+    wait_for(app, lambda: doc.timeline.frame_of(win.viewer.pts + 1e-6) == 10)
+    for k in range(11, 41):
+        t0 = time.perf_counter()
+        doc.timeline.step_frames(1)
+        wait_for(app, lambda k=k: doc.timeline.frame_of(win.viewer.pts + 1e-6) == k)
+        win.viewer.repaint()
+        step.append((time.perf_counter() - t0) * 1000)
+    return {"random_seek_ms_median": round(statistics.median(lat), 1), "random_seek_ms_p95": round(pct(lat, 95), 1),
+            "frame_step_ms_median": round(statistics.median(step), 1), "frame_step_ms_p95": round(pct(step, 95), 1),
+            "seeks": len(lat)}
+
+
+def bench_paint(app, win) -> dict:
+    from PySide6.QtCore import QEvent, QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    doc = win.doc
+    lane = doc.active_lane
+    doc.tools.set("tool", "brush")
+    doc.timeline.fit()
+    app.processEvents()
+    view = win.timeline.glw
+    vp = view.viewport()
+    L, N = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    mods = Qt.KeyboardModifier.NoModifier
+
+    def send(kind, t, band, button, buttons):
+        p = QPointF(view.mapFromScene(win.timeline.lane_view_to_scene(lane.id, t, band)))
+        QApplication.sendEvent(vp, QMouseEvent(kind, p, QPointF(vp.mapToGlobal(p.toPoint())), button, buttons, mods))
+
+    from app.ui.timeline import LayoutBox
+
+    LayoutBox.stroke_ms.clear()
+    lat = []
+    d = doc.duration
+    for stroke in range(6):
+        band = 0.5 + stroke % 5
+        send(QEvent.Type.MouseButtonPress, 0.05 * d, band, L, L)
+        for k in range(1, 60):
+            t = (0.05 + 0.9 * k / 60) * d
+            t0 = time.perf_counter()
+            send(QEvent.Type.MouseMove, t, band + 0.3 * np.sin(k / 5), N, L)
+            app.processEvents()  # the pending (dirty-region) repaint: the heatmap on screen
+            lat.append((time.perf_counter() - t0) * 1000)
+        send(QEvent.Type.MouseButtonRelease, 0.95 * d, band, L, N)
+        app.processEvents()
+    return {"paint_event_to_repaint_ms_median": round(statistics.median(lat), 2),
+            "paint_event_to_repaint_ms_p95": round(pct(lat, 95), 2),
+            "paint_event_to_repaint_ms_max": round(max(lat), 2),
+            "model_dab_ms_median": round(statistics.median(LayoutBox.stroke_ms), 3),
+            "dabs": len(lat), "undo_steps": doc.undo.count(),
+            "layout_grid": list(lane.layout.values.shape), "target_ms": 16.0}
+
+
+def bench_playback(app, win, seconds: float = 6.0) -> dict:
+    doc = win.doc
+    shown = []
+    win.viewer.frame_shown.connect(lambda pts: shown.append((time.perf_counter(), pts)))
+    doc.timeline.seek(0)
+    wait_for(app, lambda: win.viewer.pts == 0 or doc.timeline.frame_of(win.viewer.pts + 1e-6) == 0)
+    shown.clear()
+    dec0 = len(win.viewer.server.decode_ms)
+    win.playback.play(1.0)
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds and doc.timeline.playing:
+        app.processEvents()
+        time.sleep(0.001)
+    played = doc.timeline.playhead
+    win.playback.stop()
+    el = time.perf_counter() - t0
+    frames = {round(p * float(doc.timeline.fps)) for _, p in shown}
+    expected = int(played * float(doc.timeline.fps))
+    dec = win.viewer.server.decode_ms[dec0:]
+    return {"wall_s": round(el, 2), "played_s": round(played, 2), "frames_shown": len(frames),
+            "frames_expected": expected, "shown_fps": round(len(frames) / el, 1),
+            "clip_fps": float(doc.timeline.fps), "skipped_frames": max(0, expected - len(frames)),
+            "decode_convert_ms_median": round(statistics.median(dec), 1) if dec else None,
+            "clock": win.playback.player.clock_source,
+            "audio_note": win.playback.player.problem or "audio clock"}
+
+
+def bench_stall(app, win, pack: Path) -> dict:
+    from PySide6.QtCore import QTimer
+
+    doc = win.doc
+    doc.project.params.pack = str(pack)
+    doc.project.params.steps = 10
+    doc.project.params.takes = 1
+    gaps = []
+    last = [time.perf_counter()]
+
+    def tick():
+        now = time.perf_counter()
+        gaps.append((now - last[0]) * 1000)
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(tick)
+    done = []
+    win.takes_added.connect(lambda n: done.append(n))
+    win.job_failed.connect(lambda m: done.append(m))
+    t0 = time.perf_counter()
+    timer.start()
+    last[0] = time.perf_counter()
+    win.generate_lane()
+    while not done and time.perf_counter() - t0 < 600:
+        app.processEvents()
+        time.sleep(0.001)
+    timer.stop()
+    return {"generation_wall_s": round(time.perf_counter() - t0, 2), "result": str(done[0]) if done else "timeout",
+            "gui_max_gap_ms": round(max(gaps), 1), "gui_gap_p99_ms": round(pct(gaps, 99), 1),
+            "timer_interval_ms": 10, "target_ms": 100}
+
+
+def main() -> None:
+    from PySide6.QtWidgets import QApplication
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench_studio_"))
+    os.environ["V2A_STATE_DIR"] = os.environ["V2A_CONFIG_DIR"] = str(tmp / "home")
+    clips = {"1080p": make_clip(tmp / "clip_1080p.mp4", (1920, 1080)), "720p": make_clip(tmp / "clip_720p.mp4", (1280, 720))}
+    results: dict = {
+        "benchmark": "studio",
+        "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpu_count": os.cpu_count(),
+                    "qt_platform": os.environ.get("QT_QPA_PLATFORM"),
+                    "note": "shared 2-core machine, offscreen Qt platform (software raster); other jobs may have been running"},
+        "clips": {k: "H.264 25 fps 10 s, GOP 50, made with PyAV" for k in clips},
+    }
+    results["launch_1080p"] = bench_launch(clips["1080p"])
+    print("launch", results["launch_1080p"], flush=True)
+    sys.setswitchinterval(0.001)  # as app.main does
+    app = QApplication.instance() or QApplication([])
+    from app.ui.main_window import MainWindow, load_style
+
+    load_style(app)
+    for name, clip in clips.items():
+        win = MainWindow(autosave=False, interactive=False)
+        win.resize(1600, 900)
+        win.show()
+        win.open_path(str(clip))
+        wait_for(app, lambda w=win: w.viewer.has_frame and w.doc.layout_ready and not w.engine.busy, 300)
+        results[f"seek_{name}"] = bench_seek(app, win)
+        print("seek", name, results[f"seek_{name}"], flush=True)
+        if name == "1080p":
+            results["paint_1080p_window"] = bench_paint(app, win)
+            print("paint", results["paint_1080p_window"], flush=True)
+            results["playback_1080p"] = bench_playback(app, win)
+            print("playback", results["playback_1080p"], flush=True)
+            try:
+                from engine.train.packio import random_pack
+
+                pack = random_pack(tmp / "tinypack", name="tiny")
+                # First run loads the pack (imports + weights) in the engine thread; the second
+                # is the steady state an editor sees on every later generation.
+                results["gui_stall_during_generation"] = {
+                    "first_run_with_pack_load": bench_stall(app, win, pack),
+                    "warm": bench_stall(app, win, pack),
+                }
+                print("stall", results["gui_stall_during_generation"], flush=True)
+            except ImportError as e:
+                results["gui_stall_during_generation"] = {"skipped": f"generation not available: {e}"}
+        win.shutdown()
+        win.deleteLater()
+        app.processEvents()
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwrote {OUT}")
+    rows = [
+        ("launch → first frame (1080p)", f"{results['launch_1080p']['first_frame_s']:.2f} s"),
+        ("seek 1080p median / p95", f"{results['seek_1080p']['random_seek_ms_median']} / {results['seek_1080p']['random_seek_ms_p95']} ms"),
+        ("seek 720p median / p95", f"{results['seek_720p']['random_seek_ms_median']} / {results['seek_720p']['random_seek_ms_p95']} ms"),
+        ("frame step 1080p median", f"{results['seek_1080p']['frame_step_ms_median']} ms"),
+        ("paint event→repaint median / p95", f"{results['paint_1080p_window']['paint_event_to_repaint_ms_median']} / {results['paint_1080p_window']['paint_event_to_repaint_ms_p95']} ms"),
+        ("playback 1080p shown fps", f"{results['playback_1080p']['shown_fps']} of {results['playback_1080p']['clip_fps']:g}"),
+    ]
+    st = results.get("gui_stall_during_generation", {})
+    if "warm" in st:
+        rows.append(("GUI max stall, first generation (pack load)", f"{st['first_run_with_pack_load']['gui_max_gap_ms']} ms"))
+        rows.append(("GUI max stall, warm generation", f"{st['warm']['gui_max_gap_ms']} ms (p99 {st['warm']['gui_gap_p99_ms']} ms)"))
+    w = max(len(r[0]) for r in rows)
+    for a, b in rows:
+        print(f"{a:<{w}}  {b}")
+
+
+if __name__ == "__main__":
+    main()
