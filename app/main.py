@@ -71,7 +71,12 @@ def _show_startup_messages(win) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(list(sys.argv[1:] if argv is None else argv))
+    raw = list(sys.argv[1:] if argv is None else argv)
+    if "--selftest" in raw:  # offscreen end-to-end check of this install (packaging/smoke_test.sh)
+        from app.selftest import run_selftest
+
+        return run_selftest([a for a in raw if a != "--selftest"])
+    args = parse_args(raw)
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -84,6 +89,15 @@ def main(argv: list[str] | None = None) -> int:
     qapp.setApplicationName("V2A Studio")
     qapp.setOrganizationName("V2A")
     load_style(qapp)
+    from PySide6.QtGui import QIcon
+
+    from app.firstrun import app_version
+    from engine.paths import app_icon_path
+
+    if (icon := app_icon_path()) is not None:
+        qapp.setWindowIcon(QIcon(str(icon)))
+    qapp.setApplicationVersion(app_version())
+    qapp.setDesktopFileName("v2a-studio")
     _install_excepthook()
     shot = args.screenshot is not None
     win = MainWindow(autosave=not shot, interactive=not shot)

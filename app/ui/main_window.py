@@ -199,6 +199,17 @@ class MainWindow(QMainWindow):
         self._act(g, "Predict &Layout Again", self.predict_layout)
         self._act(g, "&Cancel", self.cancel_job, QKeySequence("Ctrl+."))
 
+        h = mb.addMenu("&Help")
+        self._act(h, "&About V2A Studio", self.show_about)
+
+    def show_about(self) -> None:
+        """Version, packs and the licenses of the data they were trained on (app.firstrun)."""
+        from PySide6.QtCore import qVersion
+
+        from app.firstrun import about_text
+
+        QMessageBox.about(self, "About V2A Studio", about_text({"Qt": qVersion()}))
+
     def _wire(self) -> None:
         self.engine.job_started.connect(lambda _i, label: self.gen_panel.job_started(label))
         self.engine.job_progress.connect(lambda _i, s, f, eta: self.gen_panel.job_progress(s, f, eta))
