@@ -77,7 +77,12 @@ def fetch_packages(root: Path, packages: list[str] | None = None) -> list[str]:
         if not (dest / "usr").is_dir():
             found = sorted(debs.glob(f"{name}_*.deb"))
             if not found:
-                _run(["apt-get", "download", name], cwd=debs)
+                try:
+                    _run(["apt-get", "download", name], cwd=debs)
+                except V2AError:
+                    # A fresh machine has no package lists yet: refresh them once, then retry.
+                    _run(["apt-get", "update"], cwd=debs)
+                    _run(["apt-get", "download", name], cwd=debs)
                 found = sorted(debs.glob(f"{name}_*.deb"))
             if not found:
                 raise V2AError(f"apt-get download {name} produced no .deb", debs)
