@@ -108,6 +108,8 @@ class GenerationRequest:
     region: tuple[float, float] | None = None  # seconds; regenerate only this range
     device: str = "auto"
     scheduler: str = "dpm"
+    # Existing audio to continue from (extend a take, regenerate after a point): (mono, rate).
+    context_audio: tuple[np.ndarray, int] | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,266 @@
+"""``engine.ar.generate``: GenerationRequest -> Takes with the AR engine (a Job generator).
+
+Durations come from the video stream; the layout is the request's (painted / loaded), else
+the diffusion pack's layout predictor when a diffusion pack was passed in, else the learned
+empty layout. Continuation: a request carrying ``context_audio = (array, sr)`` (a take to
+extend or to regenerate after a point) keeps that audio up to ``region[0]`` (or its end),
+feeds its codes as the prefix and samples on; the result is crossfaded back into the
+context after ``region[1]``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.errors import MediaError
+from engine.progress import CancelToken, Progress
+from engine.types import AudioLayout, GenerationRequest, Take
+
+_MODELS: dict[str, tuple[Any, dict]] = {}
+_FEATS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+_DEFAULT_GUIDANCE = GenerationRequest.__dataclass_fields__["guidance"].default
+XFADE_S = 0.04
+
+
+def load_models(pack_dir: Path) -> tuple[Any, dict]:
+    """Load (and keep) the AR models of a pack; the key includes the manifest's mtime."""
+    from engine.ar.pack import load_ar_pack
+
+    key = f"{Path(pack_dir).resolve()}:{(Path(pack_dir) / 'pack.json').stat().st_mtime_ns}"
+    if key not in _MODELS:
+        _MODELS.clear()
+        _MODELS[key] = load_ar_pack(pack_dir)
+    return _MODELS[key]
+
+
+def visual_for(path: str | Path, spec: dict) -> tuple[np.ndarray, np.ndarray]:
+    from engine.ar.visual import features_for_video
+
+    p = Path(path)
+    st = p.stat()
+    key = (str(p.resolve()), st.st_size, st.st_mtime_ns, json.dumps(spec, sort_keys=True))
+    if key not in _FEATS:
+        if len(_FEATS) > 8:
+            _FEATS.clear()
+        _FEATS[key] = features_for_video(p, spec)
+    return _FEATS[key]
+
+
+_DIFFUSION: dict[str, Any] = {}
+
+
+def _diffusion_pack() -> Any:
+    """The default diffusion pack (for its layout predictor), or None when not installed."""
+    if "pack" not in _DIFFUSION:
+        try:
+            from engine.generation import load_pack
+
+            _DIFFUSION["pack"] = load_pack(None)
+        except Exception:  # no diffusion pack here: the AR engine runs without a layout
+            _DIFFUSION["pack"] = None
+    return _DIFFUSION["pack"]
+
+
+def _duration(path: str | Path) -> float:
+    from engine.media import probe
+
+    info = probe(path)
+    d = info.video.duration if info.video is not None and info.video.duration > 0 else info.duration
+    if not d or d <= 0:
+        raise MediaError("clip has zero length", path)
+    return float(d)
+
+
+def _crossfade(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Equal-power crossfade from ``a`` to ``b`` (same length)."""
+    t = np.linspace(0.0, 1.0, len(a), dtype=np.float32)
+    return a * np.cos(t * np.pi / 2) + b * np.sin(t * np.pi / 2)
+
+
+def _sample(models, gen_end, layout, visual, text, neg, settings, request, prefix, check):  # noqa: ANN001, ANN202
+    from engine.ar.pipeline import iter_generate_codes
+
+    job = iter_generate_codes(models, gen_end, layout, visual, text, neg, settings, int(request.seed),
+                              int(request.takes), prefix)
+    while True:
+        try:
+            step, total = next(job)
+        except StopIteration as stop:
+            return stop.value
+        if step % 8 == 0 or step == total:
+            check()
+            yield Progress("sampling", step, total)
+
+
+def generate_job(
+    request: GenerationRequest, pack: Any = None, cancel: CancelToken | None = None
+) -> Generator[Progress, None, list[Take]]:
+    from engine.ar import resolve_pack_dir
+    from engine.ar.conditions import n_token_frames
+    from engine.ar.pipeline import audio_to_codes, codes_to_audio
+    from engine.ar.sampling import SampleSettings
+    from engine.audio import layout_from_audio
+    from engine.audio.onset import resample
+
+    def check() -> None:
+        if cancel is not None:
+            cancel.check()
+
+    if request.takes < 1:
+        raise ValueError("takes must be at least 1")
+    check()
+    pack_dir = resolve_pack_dir(pack)
+    yield Progress("loading", 0, 1)
+    models, sec = load_models(pack_dir)
+    yield Progress("loading", 1, 1)
+    sr = models.mel_cfg.sample_rate
+    fr = models.frame_rate
+    duration = _duration(request.video_path)
+
+    # ---- conditions
+    visual = None
+    if models.model.cfg.visual_dim > 0:
+        yield Progress("features", 0, 1)
+        visual = visual_for(request.video_path, sec["visual"])
+        yield Progress("features", 1, 1)
+    check()
+    layout = request.layout
+    layout_source = "request"
+    if layout is None:
+        dpack = pack if (pack is not None and hasattr(pack, "net")) else _diffusion_pack()
+        if dpack is not None:  # the diffusion pack's layout predictor (TiVA's T)
+            from engine.generation import predict_layout
+
+            layout = yield from predict_layout(request.video_path, dpack, cancel)
+            layout_source = "predicted"
+    if layout is None:
+        layout_source = "none"
+    elif abs(layout.duration - duration) > 1e-3:
+        # a layout of another length (from a recording) is stretched over this clip
+        layout = AudioLayout(layout.values, layout.n_columns / duration)
+    text = neg = None
+    if models.model.cfg.text_dim > 0 and (request.prompt.strip() or request.negative_prompt.strip()):
+        from engine.text import encode_text
+
+        if request.prompt.strip():
+            text = encode_text(request.prompt.strip())[0]
+        if request.negative_prompt.strip():
+            neg = encode_text(request.negative_prompt.strip())[0]
+    check()
+
+    # ---- guidance: the request's value unless it is the diffusion default, then the pack's (V-AURA: 6)
+    smp = sec.get("sampling", {})
+    guidance = getattr(request, "ar_guidance", None)
+    if guidance is None:
+        guidance = float(smp.get("guidance", 6.0)) if request.guidance == _DEFAULT_GUIDANCE else float(request.guidance)
+    settings = SampleSettings(
+        guidance=float(guidance),
+        top_k=int(getattr(request, "top_k", None) or smp.get("top_k", 128)),
+        temperature=float(getattr(request, "temperature", None) or smp.get("temperature", 1.0)),
+        stride=int(smp.get("stride", 16)),
+    )
+
+    # ---- region / continuation
+    ctx = getattr(request, "context_audio", None)
+    ctx_audio = None
+    a, b = 0.0, duration
+    if request.region is not None:
+        a, b = max(0.0, float(request.region[0])), min(duration, float(request.region[1]))
+        if b <= a:
+            raise ValueError(f"empty region {request.region}")
+    prefix = None
+    if ctx is not None:
+        arr, ctx_sr = ctx
+        ctx_audio = resample(np.asarray(arr, np.float32).reshape(-1), int(ctx_sr), sr)
+        if request.region is None:
+            a = min(duration, len(ctx_audio) / sr)  # extend the take after its end
+        p = int(np.floor(a * fr + 1e-6))
+        if p > 0:
+            prefix = audio_to_codes(models, ctx_audio, sr)[:p]
+    gen_end = b if ctx_audio is not None else duration
+
+    # ---- sample
+    t0 = time.perf_counter()
+    # One thread for the token loop: its ops are tiny, and intra-op threads only spin
+    # (measured 121 s vs a few s per 10 s clip on a loaded 2-core machine). Restored after.
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        codes = yield from _sample(models, gen_end, layout, visual, text, neg, settings, request, prefix, check)
+    finally:
+        torch.set_num_threads(threads)
+    t_sample = time.perf_counter() - t0
+    n_frames = n_token_frames(gen_end, fr)
+    n_new = n_frames - (0 if prefix is None else prefix.shape[0])
+
+    # ---- decode + assemble
+    takes: list[Take] = []
+    n_total = int(round(duration * sr))
+    for k in range(int(request.takes)):
+        check()
+        yield Progress("decoding", k, int(request.takes))
+        t1 = time.perf_counter()
+        seed = int(request.seed) + k
+        y = codes_to_audio(models, codes[k], gen_end, seed=seed)
+        t_decode = time.perf_counter() - t1
+        if ctx_audio is not None:
+            c = np.zeros(n_total, np.float32)
+            c[: min(n_total, len(ctx_audio))] = ctx_audio[:n_total]
+            ia, ib = int(round(a * sr)), min(int(round(b * sr)), len(y))
+            x = int(XFADE_S * sr)
+            out = c.copy()
+            out[ia:ib] = y[ia:ib]
+            if ia > 0:  # fade from the kept audio into the new (y before ia re-decodes the prefix)
+                lo = max(0, ia - x // 2)
+                hi = min(ib, lo + x)
+                out[lo:hi] = _crossfade(c[lo:hi], y[lo:hi])
+            if ib < min(n_total, len(ctx_audio)):  # and back into the kept audio after the region
+                lo = max(ia, ib - x)
+                out[lo:ib] = _crossfade(y[lo:ib], c[lo:ib])
+            y = out
+        else:
+            y = y[:n_total]
+            if request.region is not None:  # without context: silence outside the region
+                ia, ib = int(round(a * sr)), int(round(b * sr))
+                y = y.copy()
+                y[:ia] = 0.0
+                y[ib:] = 0.0
+        peak = float(np.max(np.abs(y))) if y.size else 0.0
+        if peak > 0.98:
+            y = y * (0.98 / peak)
+        take_layout = layout if layout is not None else layout_from_audio(y, sr)
+        takes.append(
+            Take(
+                audio=y.astype(np.float32),
+                sample_rate=sr,
+                seed=seed,
+                layout=take_layout,
+                engine="ar",
+                meta={
+                    "pack": Path(pack_dir).name,
+                    "region": (a, b),
+                    "guidance": settings.guidance,
+                    "top_k": settings.top_k,
+                    "temperature": settings.temperature,
+                    "layout_source": layout_source,
+                    "prompt": request.prompt,
+                    "negative_prompt": request.negative_prompt,
+                    "token_frames": n_frames,
+                    "sampled_frames": n_new,
+                    "sampling_s": round(t_sample, 3),
+                    "tokens_per_s": round(n_new * models.model.cfg.n_codebooks * int(request.takes) / max(t_sample, 1e-9), 1),
+                    "decode_s": round(t_decode, 3),
+                    "continued": ctx_audio is not None,
+                },
+            )
+        )
+    yield Progress("decoding", int(request.takes), int(request.takes))
+    return takes

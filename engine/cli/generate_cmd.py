@@ -1,0 +1,165 @@
+"""``v2a generate VIDEO -o OUT`` and ``v2a predict-layout VIDEO -o L.npy``.
+
+OUT's suffix chooses the output: .wav / .flac write the sound only; anything else (.mp4,
+.mov, .mkv, ...) writes the video with the new soundtrack (video stream copied bit-exact).
+With ``--takes K`` take k>1 goes to ``OUT-stem_take<k>.suffix``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from engine.errors import MediaError, OutputError
+
+AUDIO_SUFFIXES = (".wav", ".flac")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "generate",
+        help="generate a soundtrack for a video (offline, CPU or GPU)",
+        description="Generate sound for VIDEO and write it muxed into a copy of the video, or as WAV/FLAC.",
+    )
+    p.add_argument("video", metavar="VIDEO")
+    p.add_argument("-o", "--output", required=True, help="output .mp4/.mov/.mkv (muxed) or .wav/.flac")
+    p.add_argument("--engine", choices=("diffusion", "ar"), default="diffusion")
+    p.add_argument("--pack", help="model pack name or folder (default: the starter pack)")
+    p.add_argument("--prompt", default="", help="text prompt (e.g. 'footsteps on gravel')")
+    p.add_argument("--negative-prompt", default="", help="what to steer away from")
+    p.add_argument("--layout", help="layout .npy (from `v2a layout` / `v2a predict-layout` / the studio); any length")
+    p.add_argument("--steps", type=int, default=None, help="sampling steps (default: the pack's, 25)")
+    p.add_argument("--guidance", type=float, default=None, help="visual guidance scale (default 5.0)")
+    p.add_argument("--text-guidance", type=float, default=None, help="text guidance scale (default 3.0)")
+    p.add_argument("--layout-strength", type=float, default=1.0, help="0..1: share of the steps that follow the layout")
+    p.add_argument("--scheduler", default=None, help="dpm (default), dpm1, ddim, euler, unipc, ddpm")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--takes", type=int, default=1, help="takes to generate in one batch (seeds seed..seed+K-1)")
+    p.add_argument("--save-layout", help="also write the layout used (.npy + .json sidecar)")
+    p.add_argument("--cache-dir", help="feature cache folder (default: the user cache)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, auto")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_generate)
+
+    q = subparsers.add_parser(
+        "predict-layout",
+        help="predict the audio layout of a silent video (what `v2a generate --layout` takes)",
+        description="Write the layout the pack's predictor sees in VIDEO as .npy (+ .json sidecar).",
+    )
+    q.add_argument("video", metavar="VIDEO")
+    q.add_argument("-o", "--output", required=True, help="layout .npy")
+    q.add_argument("--png", help="also write a picture of the layout")
+    q.add_argument("--pack", help="model pack name or folder (default: the starter pack)")
+    q.add_argument("--cache-dir")
+    q.add_argument("--quiet", action="store_true")
+    q.set_defaults(func=run_predict_layout)
+
+
+def take_paths(out: Path, k: int) -> list[Path]:
+    return [out if i == 0 else out.with_name(f"{out.stem}_take{i + 1}{out.suffix}") for i in range(k)]
+
+
+def load_any_pack(engine: str, pack: str | None, device: str = "cpu"):
+    """The pack for an engine: diffusion packs here; the AR engine loads its own."""
+    if engine == "ar":
+        from engine import ar
+
+        loader = getattr(ar, "load_pack", None)
+        if loader is None:
+            raise OutputError("the autoregressive engine is not available in this build")
+        return loader(pack)
+    from engine.generation import load_pack
+
+    return load_pack(pack, device=device)
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    from engine.cli.progress_bar import run_with_bar
+    from engine.generation import generate
+    from engine.safe_write import check_output_path
+    from engine.types import GenerationRequest
+
+    video = Path(args.video)
+    if not video.is_file():
+        raise MediaError("no such file" if not video.exists() else "is not a file", video)
+    out = Path(args.output)
+    if not out.suffix:
+        raise OutputError("output needs a suffix (.mp4, .mov, .mkv, .wav or .flac)", out)
+    if args.takes < 1 or args.takes > 16:
+        raise OutputError(f"--takes must be 1..16, got {args.takes}")
+    outs = take_paths(out, args.takes)
+    for o in outs:  # refuse bad outputs before the long work
+        check_output_path(o, [video])
+    if args.save_layout:
+        if Path(args.save_layout).suffix != ".npy":
+            raise OutputError("--save-layout must end in .npy", args.save_layout)
+        check_output_path(args.save_layout, [video])
+    layout = None
+    if args.layout:
+        from engine.audio import load_layout
+
+        layout = load_layout(args.layout)
+    t0 = time.perf_counter()
+    pack = load_any_pack(args.engine, args.pack, args.device)
+    sampling = getattr(pack, "sampling", {}) or {}
+    req = GenerationRequest(
+        video_path=str(video),
+        layout=layout,
+        prompt=args.prompt,
+        negative_prompt=args.negative_prompt,
+        guidance=args.guidance if args.guidance is not None else float(sampling.get("guidance", 5.0)),
+        text_guidance=args.text_guidance if args.text_guidance is not None else float(sampling.get("text_guidance", 3.0)),
+        layout_strength=args.layout_strength,
+        steps=args.steps if args.steps is not None else int(sampling.get("steps", 25)),
+        seed=args.seed,
+        takes=args.takes,
+        engine=args.engine,
+        device=args.device,
+        scheduler=args.scheduler or str(sampling.get("scheduler", "dpm")),
+    )
+    takes = run_with_bar(generate(req, pack, cache_dir=args.cache_dir), quiet=args.quiet)
+    for take, o in zip(takes, outs, strict=True):
+        write_take(video, take.audio, take.sample_rate, o)
+        print(f"wrote {o} ({take.duration:.2f} s, seed {take.seed})")
+    if args.save_layout:
+        from engine.audio import save_layout
+
+        save_layout(takes[0].layout, args.save_layout)
+        print(f"wrote {args.save_layout}")
+    if not args.quiet:
+        print(f"done in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def write_take(video: Path, audio, sr: int, out: Path) -> Path:
+    if out.suffix.lower() in AUDIO_SUFFIXES:
+        from engine.media import write_audio
+
+        return write_audio(out, audio, sr)
+    from engine.media import mux
+
+    return mux(video, (audio, sr), out, mode="replace")
+
+
+def run_predict_layout(args: argparse.Namespace) -> int:
+    from engine.audio import save_layout, save_layout_png
+    from engine.cli.progress_bar import run_with_bar
+    from engine.generation import load_pack, predict_layout
+    from engine.safe_write import check_output_path
+
+    video = Path(args.video)
+    if not video.is_file():
+        raise MediaError("no such file" if not video.exists() else "is not a file", video)
+    out = Path(args.output)
+    if out.suffix != ".npy":
+        raise OutputError("layout output must end in .npy", out)
+    check_output_path(out, [video])
+    pack = load_pack(args.pack)
+    layout = run_with_bar(predict_layout(video, pack, cache_dir=args.cache_dir), quiet=args.quiet)
+    save_layout(layout, out)
+    print(f"wrote {out} ({layout.n_columns} columns x {layout.n_bands} bands, {layout.columns_per_second:g}/s)")
+    if args.png:
+        save_layout_png(layout, args.png)
+        print(f"wrote {args.png}")
+    return 0

@@ -1,0 +1,92 @@
+"""``v2a train``: train the diffusion pack's stages and export a pack (docs/DIFFUSION.md).
+
+    v2a train --stage prep|layout|generator|joint|all --data data/ --out runs/starter [--steps N]
+    v2a train --stage export --out runs/starter --pack-out resources/packs/starter
+
+Stages run through Hugging Face accelerate (``accelerate launch -m engine.cli.main train ...``
+on many GPUs); each resumes from its last checkpoint unless ``--no-resume``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from engine.errors import OutputError
+
+STAGE_CHOICES = ("prep", "layout", "layout_head", "generator", "joint", "all", "export")
+DEFAULT_LR = {"layout": 5e-4, "layout_head": 5e-4, "generator": 4e-4, "joint": 2e-4}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("train", help="train the diffusion pack (layout, generator, joint) and export it")
+    p.add_argument("--stage", choices=STAGE_CHOICES, default="all")
+    p.add_argument("--data", default=None, help="data root (default $V2A_DATA or ./data)")
+    p.add_argument("--out", required=True, help="run folder (checkpoints, logs, prepared data)")
+    p.add_argument("--steps", type=int, default=None, help="steps of the named stage")
+    p.add_argument("--layout-steps", type=int, default=300)
+    p.add_argument("--generator-steps", type=int, default=1000)
+    p.add_argument("--joint-steps", type=int, default=200)
+    p.add_argument("--layout-head-steps", type=int, default=500)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--config", choices=("starter", "tiny"), default="starter", help="network sizes")
+    p.add_argument("--max-clips", type=int, default=None, help="use at most N clips per split")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (1 is fastest on a shared 2-core machine; 0 = torch default)")
+    p.add_argument("--ckpt-every", type=int, default=100, help="checkpoint (and refresh OUT/nets) every N steps")
+    p.add_argument("--no-resume", action="store_true")
+    p.add_argument("--pack-out", help="export: pack folder to write")
+    p.add_argument("--name", default="starter", help="export: pack name")
+    p.add_argument("--fp32", action="store_true", help="export: keep fp32 weights (default fp16 on disk)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from engine.data import data_root
+    from engine.train.packio import STARTER_NETWORKS, TINY_NETWORKS
+    from engine.train.stages import Run, TrainConfig, export_run, prepare_run, train_stage
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    nets = STARTER_NETWORKS if args.config == "starter" else TINY_NETWORKS
+    stages = {"all": ["prep", "layout", "generator", "layout_head", "joint"]}.get(args.stage, [args.stage])
+    summaries = []
+    for stage in stages:
+        if stage == "prep":
+            root = data_root(args.data)
+            if not (root / "clips").is_dir():
+                raise OutputError("no rendered clips (run `v2a data clips` first)", root / "clips")
+            prepare_run(root, out, nets, max_clips=args.max_clips, quiet=args.quiet)
+            continue
+        if stage == "export":
+            if not args.pack_out:
+                raise OutputError("--stage export needs --pack-out DIR")
+            run_ = Run(out)
+            training = {}
+            for st in ("layout", "layout_head", "generator", "joint"):
+                f = out / st / "summary.json"
+                if f.is_file():
+                    training[st] = json.loads(f.read_text())
+            training["command"] = "v2a train --stage all --data data --out runs/starter; v2a train --stage export"
+            p = export_run(run_, Path(args.pack_out), half=not args.fp32, name=args.name, training=training)
+            print(f"wrote pack {p}")
+            continue
+        if not (out / "manifest.json").is_file():
+            prepare_run(data_root(args.data), out, nets, max_clips=args.max_clips, quiet=args.quiet)
+        run_ = Run(out)
+        steps = args.steps if (args.steps is not None and args.stage == stage) else getattr(args, f"{stage}_steps")
+        cfg = TrainConfig(
+            out=out, steps=steps, batch=args.batch, lr=args.lr or DEFAULT_LR[stage], seed=args.seed,
+            resume=not args.no_resume, quiet=args.quiet, threads=args.threads, ckpt_every=args.ckpt_every,
+        )
+        s = train_stage(run_, stage, cfg)
+        summaries.append(s)
+        print(json.dumps(s))
+    return 0

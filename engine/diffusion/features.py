@@ -1,0 +1,134 @@
+"""Clip features for a pack: decoded once, cached on disk by content hash.
+
+Frames are decoded by timestamp at the pack's frame rate (``engine.media``), the motion
+stream runs on every frame, the ViT on every ``semantic_stride``-th frame. The cache key is
+a hash of the file's content (size + head + tail + middle samples, so a 2 GB file is not read
+whole) plus the pack's visual weights and feature settings; a regenerate with the same clip
+and pack skips decoding and the ViT entirely.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.models.visual import motion_features
+from engine.progress import CancelToken, Job, Progress
+from engine.timebase import frame_count
+
+_SAMPLE = 4 << 20
+
+
+@dataclass
+class ClipFeatures:
+    duration: float  # seconds of the video stream
+    frame_rate: float  # motion / layout-predictor rate
+    motion: np.ndarray  # [N, motion_dim] at frame_rate
+    sem_rate: float  # ViT rate
+    cls: np.ndarray  # [Ns, cls_dim]
+    patch: np.ndarray  # [Ns, patch_dim]
+
+    def at_frame_rate(self) -> tuple[np.ndarray, np.ndarray]:
+        """cls and patch repeated to the frame rate (nearest earlier ViT frame)."""
+        n = self.motion.shape[0]
+        idx = np.minimum((np.arange(n) * self.sem_rate / self.frame_rate + 1e-6).astype(int), self.cls.shape[0] - 1)
+        return self.cls[idx], self.patch[idx]
+
+
+def content_hash(path: str | Path) -> str:
+    """sha256 of size + first/last 4 MiB + 16 samples from the middle (fast for big files)."""
+    p = Path(path)
+    size = p.stat().st_size
+    h = hashlib.sha256(str(size).encode())
+    with open(p, "rb") as f:
+        if size <= 3 * _SAMPLE:
+            h.update(f.read())
+        else:
+            h.update(f.read(_SAMPLE))
+            for k in range(1, 17):
+                f.seek(size * k // 17)
+                h.update(f.read(65536))
+            f.seek(size - _SAMPLE)
+            h.update(f.read(_SAMPLE))
+    return h.hexdigest()
+
+
+def encode_frames(
+    frames: np.ndarray, visual: torch.nn.Module, stride: int, motion_grid: int, chunk: int = 128
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """uint8 [N, H, W, 3] at the frame rate -> (motion [N, m], cls [Ns, c], patch [Ns, p])."""
+    motion = motion_features(frames, motion_grid)
+    sem_frames = frames[::stride]
+    cls_l, patch_l = [], []
+    with torch.no_grad():
+        for a in range(0, len(sem_frames), chunk):
+            c, p = visual(torch.from_numpy(np.ascontiguousarray(sem_frames[a : a + chunk])))
+            cls_l.append(c.float().numpy())
+            patch_l.append(p.float().numpy())
+    return motion, np.concatenate(cls_l), np.concatenate(patch_l)
+
+
+def clip_features(
+    video_path: str | Path,
+    pack,
+    cache_dir: str | Path | None = None,
+    cancel: CancelToken | None = None,
+) -> Job[ClipFeatures]:
+    """Features of one clip for ``pack`` (an engine.generation.Pack), cached by content hash."""
+    from engine.media import probe, read_frames_array
+
+    feat = pack.manifest["features"]
+    fr = float(feat["frame_rate"])
+    stride = int(feat["semantic_stride"])
+    size = int(feat["image_size"])
+    key = hashlib.sha256(
+        (content_hash(video_path) + pack.visual_id + json.dumps(feat, sort_keys=True)).encode()
+    ).hexdigest()[:32]
+    cache = None
+    if cache_dir is not False:
+        from engine.paths import features_cache_dir
+
+        cache = Path(cache_dir) if cache_dir else features_cache_dir()
+        hit = cache / f"{key}.npz"
+        if hit.is_file():
+            try:
+                with np.load(hit, allow_pickle=False) as z:
+                    out = ClipFeatures(
+                        float(z["duration"]), fr, z["motion"], fr / stride, z["cls"], z["patch"]
+                    )
+                yield Progress("features", 1, 1)
+                return out
+            except (OSError, ValueError, KeyError):
+                pass  # a damaged cache entry is rebuilt
+    info = probe(video_path)
+    duration = float(info.video.duration)  # probe raises MediaError when there is no video
+    yield Progress("decoding", 0, 1)
+    frames, _ = read_frames_array(video_path, fr, size=(size, size), crop=False)
+    if cancel is not None:
+        cancel.check()
+    n = max(1, frame_count(duration, fr))
+    if frames.shape[0] == 0:
+        from engine.errors import MediaError
+
+        raise MediaError("no video frame could be decoded", video_path)
+    if frames.shape[0] < n:  # the last frame stays on screen
+        frames = np.concatenate([frames, np.repeat(frames[-1:], n - frames.shape[0], 0)])
+    frames = frames[:n]
+    yield Progress("features", 0, 1)
+    motion, cls, patch = encode_frames(frames, pack.net("visual"), stride, int(pack.net("visual").config["motion_grid"]))
+    out = ClipFeatures(duration, fr, motion, fr / stride, cls, patch)
+    if cache is not None:
+        try:
+            cache.mkdir(parents=True, exist_ok=True)
+            tmp = cache / f".{key}.tmp.npz"
+            np.savez(tmp, duration=np.float64(duration), motion=motion, cls=cls, patch=patch)
+            tmp.replace(cache / f"{key}.npz")
+        except OSError:
+            pass  # a read-only cache only costs speed
+    yield Progress("features", 1, 1)
+    return out

@@ -1,0 +1,285 @@
+"""The generation dispatcher (docs/INTERFACES.md): load_pack, predict_layout, generate.
+
+Imported only in the engine thread / CLI (it imports torch). ``generate`` chooses the engine
+by ``request.engine``: "diffusion" (TiVA, this module) or "ar" (``engine.ar``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from engine.audio.layout import LayoutConfig, resize_layout
+from engine.audio.mel import MelConfig
+from engine.errors import LayoutError, PackError
+from engine.progress import CancelToken, Job, Progress
+from engine.timebase import columns_for, seconds_to_samples
+from engine.types import AudioLayout, GenerationRequest, Take
+
+DEFAULT_SAMPLING = {"steps": 25, "guidance": 5.0, "text_guidance": 3.0, "scheduler": "dpm"}
+
+
+class Pack:
+    """A loaded model pack: manifest + networks (built from its configs, weights verified)."""
+
+    def __init__(self, pack_dir: Path, manifest: dict[str, Any], nets: dict[str, torch.nn.Module]) -> None:
+        self.dir = Path(pack_dir)
+        self.manifest = manifest
+        self._nets = nets
+        self.name = str(manifest.get("name", self.dir.name))
+        a = manifest.get("audio", {})
+        self.mel_cfg = MelConfig(**{k: a[k] for k in MelConfig.__dataclass_fields__ if k in a})
+        lay = manifest.get("layout", {})
+        self.layout_cfg = LayoutConfig(**{k: lay[k] for k in LayoutConfig.__dataclass_fields__ if k in lay})
+        files = manifest.get("files", {})
+        self.visual_id = str(files.get("visual.safetensors", {}).get("sha256", "")) or hashlib.sha256(
+            repr(sorted(nets["visual"].state_dict().items())[:1]).encode()
+        ).hexdigest()
+        self.engine = str(manifest.get("engine", "diffusion"))
+
+    def net(self, name: str) -> torch.nn.Module:
+        return self._nets[name]
+
+    @property
+    def sample_rate(self) -> int:
+        return self.mel_cfg.sample_rate
+
+    @property
+    def sampling(self) -> dict[str, Any]:
+        return {**DEFAULT_SAMPLING, **self.manifest.get("sampling", {})}
+
+    def to(self, device: str) -> Pack:
+        for m in self._nets.values():
+            m.to(device)
+        return self
+
+
+def _resolve_device(device: str) -> str:
+    if device in ("", "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def load_pack(path_or_name: str | Path | None = None, device: str = "cpu") -> Pack:
+    """Find, verify (sha256 + shapes) and build a pack; default = the embedded starter pack."""
+    from engine.models import NETWORKS, build_networks
+    from engine.packs import check_state_dict, find_pack, load_weights, read_manifest, verify_pack
+
+    pack_dir = find_pack(path_or_name)
+    manifest = read_manifest(pack_dir)
+    if manifest.get("engine", "diffusion") != "diffusion":
+        raise PackError(f"pack engine {manifest.get('engine')!r} is not the diffusion engine", pack_dir)
+    verify_pack(pack_dir)
+    if "networks" not in manifest:
+        raise PackError("pack.json has no 'networks' section", pack_dir / "pack.json")
+    try:
+        nets = build_networks(manifest["networks"])
+    except (TypeError, ValueError, KeyError) as exc:
+        raise PackError(f"cannot build the networks from pack.json ({exc})", pack_dir / "pack.json") from exc
+    for name, (fname, _) in NETWORKS.items():
+        tensors = load_weights(pack_dir, fname)
+        state = nets[name].state_dict()
+        check_state_dict(pack_dir / fname, tensors, state)
+        nets[name].load_state_dict({k: v.float() for k, v in tensors.items()})
+        nets[name].eval()
+    return Pack(pack_dir, manifest, nets).to(_resolve_device(device))
+
+
+# ------------------------------------------------------------------------------ layout ----
+def _run_layout_predictor(pack: Pack, feats) -> np.ndarray:
+    """T over the clip in overlapping windows -> [N, bands] at the frame rate, in [0, 1]."""
+    from engine.diffusion.windows import blend_weights, plan_windows
+
+    T = pack.net("layout")
+    cls_f, patch_f = feats.at_frame_rate()
+    n = feats.motion.shape[0]
+    win = int(round(float(pack.manifest.get("window_seconds", 4.0)) * feats.frame_rate))
+    win = min(win, int(T.config["max_frames"]))
+    starts, w = plan_windows(n, win, win // 4, 1)
+    total = max(n, w)
+
+    def pad(a: np.ndarray) -> np.ndarray:
+        return np.concatenate([a, np.repeat(a[-1:], total - n, 0)]) if total > n else a
+
+    cls_f, patch_f, motion = pad(cls_f), pad(patch_f), pad(feats.motion)
+    weights = blend_weights(starts, w, total, min(win // 4, w) if len(starts) > 1 else 0)
+    out = np.zeros((total, int(T.config["bands"])), np.float32)
+    with torch.no_grad():
+        for a in range(0, len(starts), 16):
+            chunk = starts[a : a + 16]
+            c = torch.from_numpy(np.stack([cls_f[s : s + w] for s in chunk]))
+            p = torch.from_numpy(np.stack([patch_f[s : s + w] for s in chunk]))
+            m = torch.from_numpy(np.stack([motion[s : s + w] for s in chunk]))
+            pred, _ = T(c, p, m)
+            for j, s in enumerate(chunk):
+                out[s : s + w] += pred[j].numpy() * weights[a + j][:, None]
+    return np.clip(out[:n], 0.0, 1.0)
+
+
+def layout_for_clip(pack: Pack, feats) -> AudioLayout:
+    """The predicted layout resized to the pack's grid for the clip's duration."""
+    values = _run_layout_predictor(pack, feats)
+    return fit_layout(AudioLayout(values, feats.frame_rate), feats.duration, pack)
+
+
+def fit_layout(layout: AudioLayout, duration: float, pack: Pack) -> AudioLayout:
+    """Any layout (painted, predicted, from a recording) -> the pack's grid over ``duration``."""
+    v = np.asarray(layout.values, np.float32)
+    if v.ndim != 2 or v.shape[0] == 0 or not np.all(np.isfinite(v)):
+        raise LayoutError(f"layout must be a finite [time, bands] array, got shape {v.shape}")
+    cps = float(pack.layout_cfg.columns_per_second)
+    m = columns_for(duration, cps)
+    values = np.clip(resize_layout(v, m, pack.layout_cfg.bands), 0.0, 1.0)
+    return AudioLayout(values.astype(np.float32), m / duration if duration > 0 else cps)
+
+
+def predict_layout(video_path: str | Path, pack: Pack, cancel: CancelToken | None = None, cache_dir=None) -> Job[AudioLayout]:
+    from engine.diffusion.features import clip_features
+
+    feats = yield from clip_features(video_path, pack, cache_dir=cache_dir, cancel=cancel)
+    yield Progress("layout", 0, 1)
+    layout = layout_for_clip(pack, feats)
+    yield Progress("layout", 1, 1)
+    return layout
+
+
+# ---------------------------------------------------------------------------- generate ----
+def _text_embedding(text: str) -> torch.Tensor | None:
+    if not text or not text.strip():
+        return None
+    from engine.text import encode_text
+
+    return torch.from_numpy(encode_text(text.strip())[0])
+
+
+def vocoder_for(pack: Pack):
+    from engine.models.vocoder import GriffinLim
+
+    voc = pack.manifest.get("vocoder", {"kind": "griffin-lim"})
+    if voc.get("kind", "griffin-lim") != "griffin-lim":
+        raise PackError(f"vocoder kind {voc.get('kind')!r} is not supported", pack.dir / "pack.json")
+    key = "_vocoder"
+    if not hasattr(pack, key):
+        setattr(pack, key, GriffinLim(pack.mel_cfg, n_iter=int(voc.get("n_iter", 32))))
+    return getattr(pack, key)
+
+
+def generate(request: GenerationRequest, pack: Pack | Any, cancel: CancelToken | None = None, cache_dir=None) -> Job[list[Take]]:
+    """Sound for ``request.video_path`` (or its ``region``): ``request.takes`` takes, seeds
+    ``seed, seed+1, ...``. Returns Takes whose audio covers exactly the clip (or region)."""
+    if request.engine == "ar":
+        # Hook for the autoregressive engine (engine.ar): same request, same Takes.
+        from engine import ar
+
+        return (yield from ar.generate(request, pack, cancel))
+    if request.engine != "diffusion":
+        raise ValueError(f"unknown engine {request.engine!r} (diffusion or ar)")
+    from engine.diffusion.features import clip_features
+    from engine.diffusion.sampler import SampleSpec, sample
+
+    if request.takes < 1 or request.steps < 1:
+        raise ValueError("takes and steps must be at least 1")
+    feats = yield from clip_features(request.video_path, pack, cache_dir=cache_dir, cancel=cancel)
+    if request.layout is None:
+        yield Progress("layout", 0, 1)
+        layout = layout_for_clip(pack, feats)
+        yield Progress("layout", 1, 1)
+    else:
+        layout = fit_layout(request.layout, feats.duration, pack)
+
+    # Region: generate only [a, b) of the clip, with the conditions of that range.
+    a, b = 0.0, feats.duration
+    if request.region is not None:
+        a, b = max(0.0, float(request.region[0])), min(feats.duration, float(request.region[1]))
+        if b <= a:
+            raise ValueError(f"empty region {request.region}")
+    sr = pack.sample_rate
+    n_samples = seconds_to_samples(b, sr) - seconds_to_samples(a, sr)
+    fr_mel = pack.mel_cfg.frames_per_second
+    n_mel = max(1, int(np.ceil(n_samples / pack.mel_cfg.hop_length)))
+    cps = layout.columns_per_second
+    c0, c1 = int(np.floor(a * cps + 1e-6)), max(int(np.ceil(b * cps - 1e-6)), int(np.floor(a * cps + 1e-6)) + 1)
+    lay_vals = layout.values[c0:c1]
+    lay_mel = np.clip(resize_layout(lay_vals, n_mel, pack.layout_cfg.bands), 0.0, 1.0)
+
+    s0 = int(np.ceil(a * feats.sem_rate - 1e-6))
+    sem = torch.from_numpy(feats.cls[s0:]) if s0 < feats.cls.shape[0] else torch.from_numpy(feats.cls[-1:])
+    # the ViT frame at s0 sits at s0/sem_rate; the sampler counts sem times from the region start
+    sampling = pack.sampling
+    win_s = float(pack.manifest.get("window_seconds", 4.0))
+    ov_s = float(pack.manifest.get("overlap_seconds", 1.0))
+    spec = SampleSpec(
+        n_frames=n_mel,
+        frame_rate=fr_mel,
+        window=int(round(win_s * fr_mel)),
+        overlap=int(round(ov_s * fr_mel)),
+        steps=int(request.steps),
+        guidance=float(request.guidance),
+        text_guidance=float(request.text_guidance),
+        layout_strength=float(request.layout_strength),
+        scheduler=request.scheduler or sampling["scheduler"],
+        x0_clip=tuple(pack.manifest.get("x0_clip", (-1.0, 1.3))),
+    )
+    text = _text_embedding(request.prompt)
+    negative = _text_embedding(request.negative_prompt)
+    seeds = [int(request.seed) + k for k in range(int(request.takes))]
+    mel_norm = pack.manifest.get("mel_norm", {"center": -4.5, "scale": 7.0})
+    x = yield from sample(
+        pack.net("unet"),
+        pack.net("cond"),
+        spec,
+        pack.manifest.get("schedule", {}),
+        lay_mel,
+        sem,
+        feats.sem_rate,
+        seeds,
+        text=text,
+        negative=negative,
+        cancel=cancel,
+    )
+    log_mel = (x.transpose(1, 2) * float(mel_norm["scale"]) + float(mel_norm["center"])).float()
+    voc = vocoder_for(pack)
+    takes: list[Take] = []
+    for k, s in enumerate(seeds):
+        if cancel is not None:
+            cancel.check()
+        yield Progress("vocoder", k, len(seeds))
+        audio = voc(log_mel[k], seed=s)[:n_samples]
+        if len(audio) < n_samples:
+            audio = np.pad(audio, (0, n_samples - len(audio)))
+        peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+        if peak > 0.98:  # never clip; otherwise keep the level the pack learned
+            audio = audio * (0.98 / peak)
+        takes.append(
+            Take(
+                audio=audio.astype(np.float32),
+                sample_rate=sr,
+                seed=s,
+                layout=layout,
+                engine="diffusion",
+                meta={
+                    "pack": pack.name,
+                    "region": (a, b),
+                    "steps": spec.steps,
+                    "guidance": spec.guidance,
+                    "text_guidance": spec.text_guidance,
+                    "layout_strength": spec.layout_strength,
+                    "prompt": request.prompt,
+                    "negative_prompt": request.negative_prompt,
+                    "scheduler": spec.scheduler,
+                    "log_mel": log_mel[k].numpy(),
+                },
+            )
+        )
+    yield Progress("vocoder", len(seeds), len(seeds))
+    return takes
+
+
+def request_with(request: GenerationRequest, **changes: Any) -> GenerationRequest:
+    """A copy of a frozen request with some fields changed (for callers such as benchmarks)."""
+    return replace(request, **changes)

@@ -1,0 +1,155 @@
+"""Layout predictor T (TiVA §3.2.1) and the semantic/text condition encoder S.
+
+T: per-frame pooled patch features (+ the motion stream) -> windowed and global
+self-attention encoder; a decoder of learnable queries (plus the frame's CLS features) with
+self-, cross- and windowed self-attention; a linear head -> layout values per frame
+(one layout column per frame at the pack's frame rate). Trained with an L2 loss.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.models.unet1d import time_position_features
+
+DEFAULT_LAYOUT_CONFIG: dict[str, Any] = {
+    "patch_dim": 1024,
+    "cls_dim": 256,
+    "motion_dim": 17,
+    "dim": 128,
+    "heads": 4,
+    "encoder_layers": 2,  # each: windowed self-attn, then global self-attn
+    "decoder_layers": 2,  # each: self-attn, cross-attn, windowed self-attn
+    "window": 5,  # frames each side in windowed attention
+    "max_frames": 512,  # learnable queries (one per frame of a window)
+    "bands": 5,
+    "n_classes": 0,  # >0: a clip-level event-class head (multi-label)
+    "frame_rate": 25.0,
+}
+
+
+def _band_mask(n: int, w: int, device: torch.device) -> torch.Tensor:
+    i = torch.arange(n, device=device)
+    return (i[:, None] - i[None, :]).abs() <= w
+
+
+class _Block(nn.Module):
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
+
+    def forward(self, x: torch.Tensor, kv: torch.Tensor | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.norm(x)
+        src = h if kv is None else kv
+        # nn.MultiheadAttention masks where True; we pass "allowed" masks, so invert.
+        o, _ = self.attn(h, src, src, attn_mask=None if mask is None else ~mask, need_weights=False)
+        return x + o
+
+
+class _MLP(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.fc1 = nn.Linear(dim, 2 * dim)
+        self.fc2 = nn.Linear(2 * dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.fc2(F.gelu(self.fc1(self.norm(x))))
+
+
+class LayoutPredictor(nn.Module):
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__()
+        cfg = {**DEFAULT_LAYOUT_CONFIG, **config}
+        self.config = cfg
+        d, h = int(cfg["dim"]), int(cfg["heads"])
+        self.enc_in = nn.Linear(int(cfg["patch_dim"]) + int(cfg["motion_dim"]), d)
+        self.motion_conv = nn.Conv1d(int(cfg["motion_dim"]), d, 5, padding=2)
+        self.pos = nn.Linear(32, d)
+        self.enc = nn.ModuleList()
+        for _ in range(int(cfg["encoder_layers"])):
+            self.enc.extend([_Block(d, h), _MLP(d), _Block(d, h), _MLP(d)])
+        self.query_in = nn.Linear(int(cfg["cls_dim"]), d)
+        self.queries = nn.Parameter(torch.randn(int(cfg["max_frames"]), d) * 0.02)
+        self.dec = nn.ModuleList()
+        for _ in range(int(cfg["decoder_layers"])):
+            self.dec.extend([_Block(d, h), _Block(d, h), _Block(d, h), _MLP(d)])
+        self.norm_out = nn.LayerNorm(d)
+        self.head = nn.Linear(2 * d, int(cfg["bands"]))
+        n_cls = int(cfg["n_classes"])
+        self.class_head = nn.Linear(d, n_cls) if n_cls > 0 else None
+
+    def forward(
+        self, cls: torch.Tensor, patch: torch.Tensor, motion: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """cls [B, F, cls_dim], patch [B, F, patch_dim], motion [B, F, motion_dim], all at the
+        frame rate. Returns (layout [B, F, bands], class logits [B, n_classes] or None)."""
+        b, f, _ = patch.shape
+        if f > int(self.config["max_frames"]):
+            raise ValueError(f"layout predictor window of {f} frames exceeds max_frames")
+        secs = torch.arange(f, device=patch.device, dtype=torch.float32) / float(self.config["frame_rate"])
+        pos = self.pos(time_position_features(secs, 32))[None]
+        x = self.enc_in(torch.cat([patch, motion], -1)) + self.motion_conv(motion.transpose(1, 2)).transpose(1, 2) + pos
+        wmask = _band_mask(f, int(self.config["window"]), patch.device)
+        for i in range(0, len(self.enc), 4):
+            x = self.enc[i + 1](self.enc[i](x, mask=wmask))
+            x = self.enc[i + 3](self.enc[i + 2](x))
+        q = self.query_in(cls) + self.queries[:f][None] + pos
+        for i in range(0, len(self.dec), 4):
+            q = self.dec[i](q)
+            q = self.dec[i + 1](q, kv=x)
+            q = self.dec[i + 2](q, mask=wmask)
+            q = self.dec[i + 3](q)
+        out = self.head(torch.cat([self.norm_out(q), x], -1))
+        logits = None if self.class_head is None else self.class_head(self.norm_out(q).mean(1))
+        return out, logits
+
+
+DEFAULT_COND_CONFIG: dict[str, Any] = {
+    "cls_dim": 256,
+    "text_dim": 384,
+    "token_dim": 192,
+}
+
+
+class ConditionEncoder(nn.Module):
+    """S: per-frame linear map of CLS features to semantic tokens; text embeddings to one token.
+
+    Learned null embeddings stand in for a dropped condition (classifier-free guidance)."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__()
+        cfg = {**DEFAULT_COND_CONFIG, **config}
+        self.config = cfg
+        td = int(cfg["token_dim"])
+        self.semantic = nn.Sequential(nn.LayerNorm(int(cfg["cls_dim"])), nn.Linear(int(cfg["cls_dim"]), td))
+        self.text = nn.Sequential(nn.LayerNorm(int(cfg["text_dim"])), nn.Linear(int(cfg["text_dim"]), td))
+        self.null_semantic = nn.Parameter(torch.zeros(td))
+        self.null_text = nn.Parameter(torch.zeros(int(cfg["text_dim"])))
+
+    def tokens(
+        self,
+        cls: torch.Tensor,
+        cls_times: torch.Tensor,
+        text: torch.Tensor | None,
+        drop_semantic: torch.Tensor | None = None,
+        drop_text: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """cls [B, N, cls_dim] at times cls_times [B, N] (s, window-relative); text [B, text_dim]
+        or None (= null). drop_* [B] bool. Returns tokens [B, N+1, D] and positions [B, N+1]."""
+        b = cls.shape[0]
+        sem = self.semantic(cls)
+        if drop_semantic is not None:
+            sem = torch.where(drop_semantic[:, None, None], self.null_semantic.expand_as(sem), sem)
+        if text is None:
+            text = self.null_text.expand(b, -1)
+        if drop_text is not None:
+            text = torch.where(drop_text[:, None], self.null_text.expand_as(text), text)
+        tt = self.text(text)[:, None]
+        nan = torch.full((b, 1), float("nan"), device=cls.device)
+        return torch.cat([sem, tt], 1), torch.cat([cls_times, nan], 1)

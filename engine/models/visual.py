@@ -1,0 +1,113 @@
+"""Visual encoder: an open_clip ``VisionTransformer`` per frame, plus a cheap motion stream.
+
+Per frame it gives the CLS token of several layers (TiVA uses layers 4/8/11 of CLIP) and the
+patch tokens of the same layers average-pooled to a small grid. The starter pack trains a
+small tower (48 px, patch 8) here; a full pack builds a pretrained open_clip tower from the
+same kind of config and loads its weights from local files.
+
+The motion stream is not learned: per-region mean absolute frame difference of a small
+grayscale copy, at the full frame rate. It carries the timing the ViT (run at a lower rate)
+would miss.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+DEFAULT_VISUAL_CONFIG: dict[str, Any] = {
+    "image_size": 48,
+    "patch_size": 8,
+    "width": 128,
+    "layers": 4,
+    "heads": 4,
+    "mlp_ratio": 2.0,
+    "feature_layers": [1, 3],  # 0-based block indices whose CLS/patch tokens we keep
+    "patch_grid": 2,  # patch tokens pooled to grid x grid
+    "motion_grid": 4,
+}
+
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+class VisualEncoder(nn.Module):
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__()
+        from open_clip.transformer import VisionTransformer
+
+        cfg = {**DEFAULT_VISUAL_CONFIG, **config}
+        self.config = cfg
+        self.vit = VisionTransformer(
+            image_size=int(cfg["image_size"]),
+            patch_size=int(cfg["patch_size"]),
+            width=int(cfg["width"]),
+            layers=int(cfg["layers"]),
+            heads=int(cfg["heads"]),
+            mlp_ratio=float(cfg["mlp_ratio"]),
+            output_dim=int(cfg["width"]),
+        )
+        self.register_buffer("mean", torch.tensor(CLIP_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(CLIP_STD).view(1, 3, 1, 1), persistent=False)
+
+    @property
+    def cls_dim(self) -> int:
+        return int(self.config["width"]) * len(self.config["feature_layers"])
+
+    @property
+    def patch_dim(self) -> int:
+        return self.cls_dim * int(self.config["patch_grid"]) ** 2
+
+    @property
+    def motion_dim(self) -> int:
+        return int(self.config["motion_grid"]) ** 2 + 1
+
+    def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """frames uint8 or float in [0, 1], [N, H, W, 3] (resized to image_size here).
+
+        Returns (cls [N, cls_dim], patch [N, patch_dim])."""
+        x = frames
+        if x.dtype == torch.uint8:
+            x = x.float() / 255.0
+        x = x.permute(0, 3, 1, 2)
+        size = int(self.config["image_size"])
+        if x.shape[-1] != size or x.shape[-2] != size:
+            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+        x = (x - self.mean) / self.std
+        out = self.vit.forward_intermediates(
+            x,
+            indices=list(self.config["feature_layers"]),
+            output_fmt="NLC",
+            output_extra_tokens=True,
+            intermediates_only=True,
+        )
+        cls = torch.cat([p[:, 0] for p in out["image_intermediates_prefix"]], dim=-1)
+        grid = int(self.config["image_size"]) // int(self.config["patch_size"])
+        g = int(self.config["patch_grid"])
+        pooled = []
+        for p in out["image_intermediates"]:
+            n, _, c = p.shape
+            sp = p.transpose(1, 2).reshape(n, c, grid, grid)
+            pooled.append(F.adaptive_avg_pool2d(sp, g).flatten(1))
+        return cls, torch.cat(pooled, dim=-1)
+
+
+def motion_features(frames: np.ndarray, grid: int = 4) -> np.ndarray:
+    """[F, H, W, 3] uint8 -> [F, grid*grid + 1] float32: mean |frame difference| per region
+    (and overall), compressed with log1p; frame 0 copies frame 1's value."""
+    f = np.asarray(frames)
+    if f.shape[0] == 0:
+        return np.zeros((0, grid * grid + 1), np.float32)
+    g = f.astype(np.float32).mean(axis=-1) / 255.0  # [F, H, W]
+    d = np.abs(np.diff(g, axis=0))
+    if d.shape[0] == 0:
+        return np.zeros((f.shape[0], grid * grid + 1), np.float32)
+    d = np.concatenate([d[:1], d], axis=0)
+    fh, fw = d.shape[1] // grid * grid, d.shape[2] // grid * grid
+    cells = d[:, :fh, :fw].reshape(d.shape[0], grid, fh // grid, grid, fw // grid).mean(axis=(2, 4))
+    feats = np.concatenate([cells.reshape(d.shape[0], -1), d.mean(axis=(1, 2))[:, None]], axis=1)
+    return np.log1p(20.0 * feats).astype(np.float32)

@@ -1,0 +1,515 @@
+"""Training stages of the diffusion pack (TiVA §3.3), through Hugging Face accelerate.
+
+- ``layout``: visual encoder + layout predictor T (L2 to the true layout) + a clip-level
+  event-class head (BCE) that teaches the small ViT the sound classes.
+- ``generator``: S + G with the true layout (augmented to look hand-drawn: blurred,
+  quantised, shifted a little), 10 % of semantic conditions, 30 % of prompts and 10 % of
+  layouts dropped (for CFG, no-prompt use and the layout-strength control). The visual
+  encoder is frozen here, so its features are computed once per clip.
+- ``joint``: G (and S) fine-tuned with T's predicted layout half of the time (T frozen).
+- ``layout_head``: T alone on the frozen visual encoder's cached features (cheap: no ViT
+  backward), so T can keep training on a CPU while the generator trains in another process.
+
+Runs on one CPU, one GPU or ``accelerate launch`` on many. Fixed seeds (the batch of step
+``k`` depends only on (seed, k), so a resumed run continues identically), checkpoints in
+safetensors (weights and the optimizer state; no pickles), a loss log in jsonl, a progress
+bar. Layout of a run folder::
+
+    OUT/manifest.json              the pack manifest being trained (architecture, classes)
+    OUT/prep/<split>.npz           decoded clips (frames, mel, motion, classes, prompts)
+    OUT/prep/text_<split>.npy      prompt embeddings (MiniLM)
+    OUT/prep/sem_<split>.npz       visual features after the layout stage
+    OUT/nets/<net>.safetensors     the current weights of every network
+    OUT/<stage>/ckpt/...           resumable checkpoint;  OUT/<stage>/log.jsonl  losses
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from engine.audio.layout import LayoutConfig, resize_layout
+from engine.diffusion.sampler import tokens_per_window, window_tokens
+from engine.diffusion.schedulers import training_scheduler
+from engine.models import NETWORKS, build_networks
+from engine.train.data import ClipSet, layout_target
+
+STAGES = ("layout", "generator", "joint", "layout_head")
+TRAINABLE = {"layout": ("visual", "layout"), "generator": ("cond", "unet"), "joint": ("cond", "unet"),
+             "layout_head": ("layout",)}
+
+
+@dataclass
+class TrainConfig:
+    out: Path
+    steps: int = 1000
+    batch: int = 16
+    lr: float = 3e-4
+    seed: int = 0
+    ckpt_every: int = 200
+    log_every: int = 10
+    resume: bool = True
+    p_drop_semantic: float = 0.1
+    p_drop_text: float = 0.3
+    p_drop_layout: float = 0.1
+    p_augment_layout: float = 0.5
+    p_predicted_layout: float = 0.5  # joint stage
+    ema: float = 0.995
+    threads: int = 0  # 0 = leave torch's default
+    quiet: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------- run folder ----
+class Run:
+    def __init__(self, out: Path, manifest: dict[str, Any] | None = None) -> None:
+        self.out = Path(out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        mpath = self.out / "manifest.json"
+        if manifest is not None:
+            mpath.write_text(json.dumps(manifest, indent=1))
+        if not mpath.is_file():
+            raise FileNotFoundError(f"{mpath}: no manifest; prepare the run first (v2a train --stage prep)")
+        self.manifest = json.loads(mpath.read_text())
+        self.nets = build_networks(self.manifest["networks"])
+        self.load_nets()
+
+    @property
+    def layout_cfg(self) -> LayoutConfig:
+        lay = self.manifest["layout"]
+        return LayoutConfig(**{k: lay[k] for k in LayoutConfig.__dataclass_fields__ if k in lay})
+
+    def load_nets(self) -> None:
+        from safetensors.torch import load_file
+
+        for name, (fname, _) in NETWORKS.items():
+            p = self.out / "nets" / fname
+            if p.is_file():
+                self.nets[name].load_state_dict({k: v.float() for k, v in load_file(str(p)).items()})
+
+    def save_nets(self, names: tuple[str, ...] | None = None, overrides: dict[str, dict] | None = None) -> None:
+        from safetensors.torch import save_file
+
+        (self.out / "nets").mkdir(exist_ok=True)
+        for name, (fname, _) in NETWORKS.items():
+            if names is None or name in names:
+                state = (overrides or {}).get(name) or self.nets[name].state_dict()
+                tmp = self.out / "nets" / (fname + f".{os.getpid()}.tmp")
+                save_file({k: v.detach().contiguous().clone() for k, v in state.items()}, str(tmp))
+                tmp.replace(self.out / "nets" / fname)
+
+    def clipset(self, split: str) -> ClipSet:
+        return ClipSet.load(self.out / "prep" / f"{split}.npz")
+
+    def text_embeddings(self, split: str) -> np.ndarray:
+        return np.load(self.out / "prep" / f"text_{split}.npy", allow_pickle=False)
+
+    # ---- visual features after the layout stage (generator / joint never run the ViT) ----
+    def semantic_features(self, split: str, cs: ClipSet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(cls [sum Ns, c], patch [sum Ns, p], offsets) of every clip at the semantic rate."""
+        path = self.out / "prep" / f"sem_{split}.npz"
+        vis_file = self.out / "nets" / "visual.safetensors"
+        stamp = str(vis_file.stat().st_mtime_ns) if vis_file.is_file() else "random"
+        if path.is_file():
+            with np.load(path, allow_pickle=False) as z:
+                if str(z["stamp"]) == stamp:
+                    return z["cls"], z["patch"], z["off"]
+        stride = int(self.manifest["features"]["semantic_stride"])
+        vis = self.nets["visual"].eval()
+        cls_l, patch_l, off = [], [], [0]
+        with torch.no_grad():
+            for i in range(len(cs)):
+                f, _, _ = cs.clip(i)
+                c, p = vis(torch.from_numpy(np.ascontiguousarray(f[::stride])))
+                cls_l.append(c.numpy())
+                patch_l.append(p.numpy())
+                off.append(off[-1] + c.shape[0])
+        cls, patch, offs = np.concatenate(cls_l), np.concatenate(patch_l), np.asarray(off)
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+        np.savez(tmp, cls=cls, patch=patch, off=offs, stamp=np.array(stamp))
+        tmp.replace(path)  # atomic: two stages may start at once
+        return cls, patch, offs
+
+
+def prepare_run(
+    data_root: Path, out: Path, networks: dict[str, dict[str, Any]], max_clips: int | None = None,
+    splits: tuple[str, ...] = ("train", "val"), quiet: bool = False, **manifest_kw: Any,
+) -> Run:
+    """Decode the clips once and write the run's manifest (skips splits already prepared)."""
+    from engine.text import encode_text
+    from engine.train.data import list_classes, prepare_split
+    from engine.train.packio import base_manifest
+
+    out = Path(out)
+    (out / "prep").mkdir(parents=True, exist_ok=True)
+    mpath = out / "manifest.json"
+    if mpath.is_file():
+        manifest = json.loads(mpath.read_text())
+    else:
+        classes = list_classes(Path(data_root))
+        nets = json.loads(json.dumps(networks))
+        nets.setdefault("layout", {})["n_classes"] = len(classes)
+        manifest = base_manifest(nets, classes=classes, **manifest_kw)
+    feat = manifest["features"]
+    for split in splits:
+        target = out / "prep" / f"{split}.npz"
+        if target.is_file() or not (Path(data_root) / "clips" / split).is_dir():
+            continue
+        t0 = time.time()
+        cs = prepare_split(
+            Path(data_root), split, float(feat["frame_rate"]), int(feat["image_size"]),
+            int(manifest["networks"]["visual"]["motion_grid"]), manifest["classes"], max_clips,
+            per_clip_cache=out / "prep" / "clips" / split,
+        )
+        cs.save(target)
+        np.save(out / "prep" / f"text_{split}.npy", encode_text(cs.texts) if cs.texts else np.zeros((0, 384), np.float32))
+        if not quiet:
+            print(f"prepared {len(cs)} {split} clips in {time.time() - t0:.0f} s")
+    return Run(out, manifest)
+
+
+def prepare_from_clipsets(out: Path, manifest: dict[str, Any], sets: dict[str, ClipSet]) -> Run:
+    """A run from in-memory clip sets (tests, notebooks)."""
+    from engine.text import encode_text
+
+    out = Path(out)
+    (out / "prep").mkdir(parents=True, exist_ok=True)
+    for split, cs in sets.items():
+        cs.save(out / "prep" / f"{split}.npz")
+        np.save(out / "prep" / f"text_{split}.npy", encode_text(cs.texts))
+    return Run(out, manifest)
+
+
+# --------------------------------------------------------------------- checkpoints ----
+def _save_ckpt(d: Path, step: int, modules: dict[str, torch.nn.Module], opt: torch.optim.Optimizer, ema: dict[str, torch.Tensor] | None) -> None:
+    from safetensors.torch import save_file
+
+    d.mkdir(parents=True, exist_ok=True)
+    tensors: dict[str, torch.Tensor] = {}
+    for name, m in modules.items():
+        for k, v in m.state_dict().items():
+            tensors[f"model/{name}/{k}"] = v.detach().contiguous().clone()
+    params = [p for g in opt.param_groups for p in g["params"]]
+    for i, p in enumerate(params):
+        st = opt.state.get(p, {})
+        for k, v in st.items():
+            tensors[f"optim/{i}/{k}"] = torch.as_tensor(v).detach().contiguous().clone()
+    for k, v in (ema or {}).items():
+        tensors[f"ema/{k}"] = v.detach().contiguous().clone()
+    tmp = d / "ckpt.safetensors.tmp"
+    save_file(tensors, str(tmp))
+    tmp.replace(d / "ckpt.safetensors")
+    (d / "state.json").write_text(json.dumps({"step": step}))
+
+
+def _load_ckpt(d: Path, modules: dict[str, torch.nn.Module], opt: torch.optim.Optimizer, ema: dict[str, torch.Tensor] | None) -> int:
+    from safetensors.torch import load_file
+
+    if not (d / "state.json").is_file() or not (d / "ckpt.safetensors").is_file():
+        return 0
+    t = load_file(str(d / "ckpt.safetensors"))
+    for name, m in modules.items():
+        pre = f"model/{name}/"
+        m.load_state_dict({k[len(pre):]: v for k, v in t.items() if k.startswith(pre)})
+    params = [p for g in opt.param_groups for p in g["params"]]
+    for i, p in enumerate(params):
+        st = {k.split("/", 2)[2]: v for k, v in t.items() if k.startswith(f"optim/{i}/")}
+        if st:
+            opt.state[p] = st
+    if ema is not None:
+        for k in ema:
+            if f"ema/{k}" in t:
+                ema[k].copy_(t[f"ema/{k}"])
+    return int(json.loads((d / "state.json").read_text())["step"])
+
+
+# ------------------------------------------------------------------- augmentations ----
+def handdrawn(lay: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Make a true layout [cols, bands] look painted: blur, quantise, small shift, gain."""
+    out = lay.copy()
+    if rng.random() < 0.5:  # blur along time (soft brush)
+        k = np.array([0.25, 0.5, 0.25])
+        out = np.apply_along_axis(lambda c: np.convolve(np.pad(c, 1, mode="edge"), k, "valid"), 0, out)
+    if rng.random() < 0.5:  # quantise (few brush levels)
+        q = int(rng.integers(3, 9))
+        out = np.round(out * q) / q
+    if rng.random() < 0.25:  # shift by one column (a painted edge is never exact)
+        s = int(rng.choice([-1, 1]))
+        out = np.roll(out, s, axis=0)
+        if s > 0:
+            out[:s] = out[s]
+        else:
+            out[s:] = out[s - 1]
+    if rng.random() < 0.3:  # overall level
+        out = out * rng.uniform(0.85, 1.15)
+    return np.clip(out, 0, 1).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------- stages ----
+class _Batcher:
+    """Builds the batch of one step from (seed, step) only, so resumed runs are identical."""
+
+    def __init__(self, run: Run, split: str, with_sem: bool) -> None:
+        m = run.manifest
+        self.run = run
+        self.cs = run.clipset(split)
+        self.text = run.text_embeddings(split)
+        self.fr = float(m["features"]["frame_rate"])
+        self.stride = int(m["features"]["semantic_stride"])
+        self.win_f = int(round(float(m["window_seconds"]) * self.fr))
+        self.mel_per_frame = int(round(run.nets["unet"].config["frame_rate"] / self.fr))
+        self.layout_cfg = run.layout_cfg
+        self.cols = int(round(float(m["window_seconds"]) * float(m["layout"]["columns_per_second"])))
+        self.norm = m["mel_norm"]
+        self.sem = run.semantic_features(split, self.cs) if with_sem else None
+
+    def crop(self, rng: np.random.Generator, batch: int) -> dict[str, np.ndarray]:
+        idx = rng.integers(0, len(self.cs), batch)
+        fr_l, mel_l, mo_l, start_l = [], [], [], []
+        for i in idx:
+            f, m, mo = self.cs.clip(int(i))
+            n = f.shape[0]
+            start = int(rng.integers(0, n - self.win_f + 1)) if n > self.win_f else 0
+            fc, mc, moc = _cut(f, m, mo, start, self.win_f, self.mel_per_frame)
+            fr_l.append(fc)
+            mel_l.append(mc)
+            mo_l.append(moc)
+            start_l.append(start)
+        lay = np.stack([layout_target(mc, self.layout_cfg, self.cols) for mc in mel_l])
+        out = {
+            "idx": idx,
+            "start": np.asarray(start_l),
+            "frames": np.stack(fr_l),
+            "mel": np.stack(mel_l),
+            "motion": np.stack(mo_l),
+            "layout": lay,
+            "classes": self.cs.classes[idx],
+            "text": self.text[idx] if len(self.text) else np.zeros((batch, 384), np.float32),
+            "has_text": np.array([bool(self.cs.texts[i]) for i in idx]),
+        }
+        if self.sem is not None:
+            cls, patch, off = self.sem
+            n_tok = tokens_per_window(self.win_f / self.fr, self.fr / self.stride)
+            toks, tpos, tmask, cls_f, patch_f = [], [], [], [], []
+            for i, s in zip(idx, start_l, strict=True):
+                c = torch.from_numpy(cls[off[i] : off[i + 1]])
+                a, b, mk = window_tokens(c, self.fr / self.stride, s / self.fr, self.win_f / self.fr, n_tok)
+                toks.append(a.numpy())
+                tpos.append(b.numpy())
+                tmask.append(mk.numpy())
+                # frame-rate copies for T (nearest earlier ViT frame), as at inference
+                fi = np.minimum((np.arange(s, s + self.win_f)) // self.stride, off[i + 1] - off[i] - 1)
+                cls_f.append(cls[off[i] + fi])
+                patch_f.append(patch[off[i] + fi])
+            out.update(tok=np.stack(toks), tpos=np.stack(tpos), tmask=np.stack(tmask),
+                       cls_f=np.stack(cls_f), patch_f=np.stack(patch_f))
+        return out
+
+
+def _cut(f: np.ndarray, m: np.ndarray, mo: np.ndarray, start: int, win: int, mpf: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    fc, moc = f[start : start + win], mo[start : start + win]
+    mc = m[start * mpf : (start + win) * mpf]
+    if fc.shape[0] < win:
+        k = win - fc.shape[0]
+        fc = np.concatenate([fc, np.repeat(fc[-1:], k, 0)])
+        moc = np.concatenate([moc, np.zeros((k, moc.shape[1]), moc.dtype)])
+    need = win * mpf
+    if mc.shape[0] < need:
+        mc = np.concatenate([mc, np.full((need - mc.shape[0], mc.shape[1]), math.log(1e-5), np.float32)])
+    return fc, mc, moc
+
+
+def _layout_forward(run: Run, b: dict[str, np.ndarray], stride: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    if "cls_f" in b:  # cached features of the frozen visual encoder
+        return run.nets["layout"](torch.from_numpy(b["cls_f"]), torch.from_numpy(b["patch_f"]), torch.from_numpy(b["motion"]))
+    frames = torch.from_numpy(b["frames"])  # [B, F, S, S, 3]
+    bsz, nf = frames.shape[:2]
+    sem = frames[:, ::stride]
+    ns = sem.shape[1]
+    cls, patch = run.nets["visual"](sem.reshape(bsz * ns, *sem.shape[2:]))
+    cls = cls.view(bsz, ns, -1).repeat_interleave(stride, 1)[:, :nf]
+    patch = patch.view(bsz, ns, -1).repeat_interleave(stride, 1)[:, :nf]
+    return run.nets["layout"](cls, patch, torch.from_numpy(b["motion"]))
+
+
+def train_stage(run: Run, stage: str, cfg: TrainConfig) -> dict[str, Any]:
+    """Train one stage for ``cfg.steps`` steps (continuing a checkpoint when there is one)."""
+    from accelerate import Accelerator
+    from tqdm import tqdm
+
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}; one of {STAGES}")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    acc = Accelerator(cpu=not torch.cuda.is_available())
+    names = TRAINABLE[stage]
+    for n, m in run.nets.items():
+        m.requires_grad_(n in names)
+        m.train(n in names)
+    modules = {n: run.nets[n] for n in names}
+    params = [p for n in names for p in run.nets[n].parameters()]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01, betas=(0.9, 0.99))
+    wrapped = torch.nn.ModuleDict(modules)
+    wrapped, opt = acc.prepare(wrapped, opt)
+    ema = None
+    if stage in ("generator", "joint") and cfg.ema > 0:
+        ema = {k: v.detach().clone() for k, v in run.nets["unet"].state_dict().items()}
+    ck = run.out / stage / "ckpt"
+    start = _load_ckpt(ck, modules, opt, ema) if cfg.resume else 0
+    batcher = _Batcher(run, "train", with_sem=stage != "layout")
+    stride = batcher.stride
+    sched = training_scheduler(run.manifest.get("schedule"))
+    n_train_t = int(sched.config.num_train_timesteps)
+    log_path = run.out / stage / "log.jsonl"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    logf = open(log_path, "a", encoding="utf-8")
+    bar = tqdm(total=cfg.steps, initial=start, desc=stage, disable=cfg.quiet or not acc.is_local_main_process)
+    losses: list[float] = []
+    t0 = time.time()
+    warm = 100
+    step = start
+    for step in range(start, cfg.steps):
+        rng = np.random.default_rng([cfg.seed, STAGES.index(stage), step, acc.process_index])
+        g = torch.Generator().manual_seed(int(rng.integers(1 << 62)))
+        b = batcher.crop(rng, cfg.batch)
+        lr = cfg.lr * min(1.0, (step + 1) / warm)
+        for pg in opt.param_groups:
+            pg["lr"] = lr
+        if stage in ("layout", "layout_head"):
+            pred, logits = _layout_forward(run, b, stride)
+            target = torch.from_numpy(b["layout"])
+            loss_l2 = F.mse_loss(pred[:, : target.shape[1]], target)
+            loss = loss_l2
+            extra = {"l2": float(loss_l2.detach())}
+            if logits is not None and logits.shape[1] > 0:
+                lc = F.binary_cross_entropy_with_logits(logits, torch.from_numpy(b["classes"]))
+                loss = loss + 0.1 * lc
+                extra["cls"] = float(lc.detach())
+        else:
+            loss, extra = _generator_loss(run, b, cfg, rng, g, sched, n_train_t, stage, stride)
+        opt.zero_grad(set_to_none=True)
+        acc.backward(loss)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        if ema is not None:
+            with torch.no_grad():
+                for k, v in run.nets["unet"].state_dict().items():
+                    if v.is_floating_point():
+                        ema[k].mul_(cfg.ema).add_(v.detach(), alpha=1 - cfg.ema)
+                    else:
+                        ema[k].copy_(v)
+        losses.append(float(loss.detach()))
+        bar.update(1)
+        if (step + 1) % cfg.log_every == 0:
+            rec = {"step": step + 1, "loss": float(np.mean(losses[-cfg.log_every:])), "lr": lr,
+                   "elapsed_s": round(time.time() - t0, 1), **extra}
+            logf.write(json.dumps(rec) + "\n")
+            logf.flush()
+            bar.set_postfix(loss=f"{rec['loss']:.4f}")
+        if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps:
+            _save_ckpt(ck, step + 1, modules, opt, ema)
+            # the nets/ folder always holds exportable weights (EMA for the generator)
+            run.save_nets(names, overrides={"unet": ema} if ema is not None else None)
+    bar.close()
+    logf.close()
+    if ema is not None and cfg.steps > start:
+        # export the EMA generator (smoother samples); the raw one stays in the checkpoint
+        run.nets["unet"].load_state_dict(ema)
+    for m in run.nets.values():
+        m.eval()
+        m.requires_grad_(False)
+    run.save_nets(names)
+    val = validate(run, stage, cfg)
+    summary = {"stage": stage, "steps": cfg.steps, "start": start, "train_loss_last": float(np.mean(losses[-50:])) if losses else None,
+               "seconds": round(time.time() - t0, 1), **val}
+    (run.out / stage / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def _generator_loss(run, b, cfg, rng, g, sched, n_train_t, stage, stride):
+    bsz = b["mel"].shape[0]
+    norm = run.manifest["mel_norm"]
+    x0 = (torch.from_numpy(b["mel"]).transpose(1, 2) - float(norm["center"])) / float(norm["scale"])
+    t_len = x0.shape[-1]
+    bands = run.layout_cfg.bands
+    lays = []
+    use_pred = stage == "joint" and rng.random() < cfg.p_predicted_layout
+    if use_pred:
+        with torch.no_grad():
+            pred, _ = run.nets["layout"](torch.from_numpy(b["cls_f"]), torch.from_numpy(b["patch_f"]), torch.from_numpy(b["motion"]))
+        src = np.clip(pred.numpy(), 0, 1)
+        src = np.stack([resize_layout(s, b["layout"].shape[1], bands) for s in src])
+    else:
+        src = b["layout"]
+    for i in range(bsz):
+        lv = src[i]
+        if not use_pred and rng.random() < cfg.p_augment_layout:
+            lv = handdrawn(lv, rng)
+        up = np.clip(resize_layout(lv, t_len, bands), 0, 1).T
+        flag = np.ones((1, t_len), np.float32)
+        if rng.random() < cfg.p_drop_layout:
+            up, flag = np.zeros_like(up), np.zeros_like(flag)
+        lays.append(np.concatenate([up, flag], 0))
+    layout = torch.from_numpy(np.stack(lays).astype(np.float32))
+    drop_sem = torch.from_numpy(rng.random(bsz) < cfg.p_drop_semantic)
+    drop_text = torch.from_numpy((rng.random(bsz) < cfg.p_drop_text) | ~b["has_text"])
+    tok, pos = run.nets["cond"].tokens(
+        torch.from_numpy(b["tok"]), torch.from_numpy(b["tpos"]), torch.from_numpy(b["text"]),
+        drop_semantic=drop_sem, drop_text=drop_text,
+    )
+    mask = torch.cat([torch.from_numpy(b["tmask"]), torch.ones(bsz, 1, dtype=torch.bool)], 1)
+    t = torch.from_numpy(rng.integers(0, n_train_t, bsz)).long()
+    noise = torch.randn(x0.shape, generator=g)
+    xt = sched.add_noise(x0, noise, t)
+    pred = run.nets["unet"](xt, t, layout, tok, pos, mask)
+    loss = F.mse_loss(pred, x0)
+    return loss, {"x0_mse": float(loss.detach()), "pred_layout": bool(use_pred)}
+
+
+@torch.no_grad()
+def validate(run: Run, stage: str, cfg: TrainConfig, batches: int = 4) -> dict[str, float]:
+    """Held-out loss on fixed crops of the val split (the train split when there is none)."""
+    split = "val" if (run.out / "prep" / "val.npz").is_file() else "train"
+    try:
+        batcher = _Batcher(run, split, with_sem=stage != "layout")
+    except FileNotFoundError:
+        return {}
+    for m in run.nets.values():
+        m.eval()
+    vals = []
+    sched = training_scheduler(run.manifest.get("schedule"))
+    n_t = int(sched.config.num_train_timesteps)
+    for k in range(batches):
+        rng = np.random.default_rng([12345, k])
+        g = torch.Generator().manual_seed(k)
+        b = batcher.crop(rng, min(cfg.batch, 16))
+        if stage in ("layout", "layout_head"):
+            pred, _ = _layout_forward(run, b, batcher.stride)
+            vals.append(float(F.mse_loss(pred, torch.from_numpy(b["layout"]))))
+        else:
+            vcfg = TrainConfig(out=cfg.out, p_drop_semantic=0, p_drop_text=0, p_drop_layout=0, p_augment_layout=0,
+                               p_predicted_layout=1.0 if stage == "joint" else 0.0)
+            loss, _ = _generator_loss(run, b, vcfg, rng, g, sched, n_t, stage, batcher.stride)
+            vals.append(float(loss))
+    kind = "l2" if stage in ("layout", "layout_head") else "x0_mse"
+    return {f"val_{kind}": float(np.mean(vals)), "val_split": split}
+
+
+def export_run(run: Run, pack_dir: Path, half: bool = True, name: str | None = None, training: dict | None = None) -> Path:
+    from engine.train.packio import export_pack
+
+    man = dict(run.manifest)
+    if name:
+        man["name"] = name
+    if training:
+        man["training"] = training
+    return export_pack(pack_dir, man, run.nets, half=half)
