@@ -43,6 +43,10 @@ def atomic_output(out: str | Path, inputs: Sequence[str | Path] = ()) -> Iterato
     tmp_p = Path(tmp)
     try:
         yield tmp_p
+        # mkstemp makes the file private (0600); an exported file gets the usual permissions.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_p, 0o666 & ~umask)
         os.replace(tmp_p, out_p)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -92,3 +92,14 @@ def test_atomic_output_refuses_input_and_missing_folder(tmp_path):
 def test_cli_without_command_prints_help(capsys):
     assert cli_main([]) == 1
     assert "COMMAND" in capsys.readouterr().out
+
+
+def test_atomic_output_gets_normal_permissions(tmp_path):
+    import os
+
+    out = tmp_path / "take.wav"
+    with atomic_output(out) as tmp:
+        tmp.write_bytes(b"RIFF")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
