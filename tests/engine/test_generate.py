@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_clip
+from media_helpers import make_clip
 
 from engine.cli.main import main
 from engine.errors import LayoutError, PackError

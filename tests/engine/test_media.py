@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from conftest import decode_index
+from media_helpers import decode_index, make_clip
 
 from engine.media import (
     VideoReader,
@@ -270,7 +270,6 @@ def test_read_audio_aligned_to_video_start(offset_clip, tmp_path):
 
 def test_read_audio_pads_late_audio(tmp_path):
     """Audio that starts 0.3 s after the picture is padded so sample 0 is the first frame."""
-    from conftest import make_clip
 
     clip = make_clip(tmp_path / "late.mkv", n_frames=25, audio_channels=1, click_samples=(0,))
     import av
@@ -334,7 +333,6 @@ def test_video_reader_random_access_matches_decode(real_media, key):
 def test_read_audio_gap_keeps_sync(tmp_path):
     """Audio packets missing mid-stream: the gap becomes silence, later sound stays in sync."""
     import av
-    from conftest import make_clip
 
     sr = 48000
     clip = make_clip(

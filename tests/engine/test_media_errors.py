@@ -7,7 +7,7 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-from conftest import make_clip
+from media_helpers import make_clip
 
 from engine.errors import MediaError
 from engine.media import VideoReader, probe, read_audio, read_frames_array

@@ -5,7 +5,7 @@ from __future__ import annotations
 import av
 import numpy as np
 import pytest
-from conftest import decode_index
+from media_helpers import decode_index
 
 from engine.errors import MediaError, OutputError
 from engine.media import mux, probe, read_audio, read_frames_array, write_audio

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import open_and_wait
+from studio_helpers import open_and_wait
 
 
 def test_open_clip_shows_frame_timecode_and_layout(qtbot, window, clip):

@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import open_and_wait
+from studio_helpers import open_and_wait
 
 from app.model.project import TakeRecord
 
