@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.ar.codec import CodecConfig, MelRVQCodec
+from engine.ar.dac import DacCodec, is_dac_section
 from engine.ar.model import ARConfig, ARTransformer
 from engine.ar.pipeline import ARModels
 from engine.audio import MelConfig
@@ -70,9 +71,17 @@ def load_ar_pack(pack_dir: str | Path) -> tuple[ARModels, dict[str, Any]]:
         raise PackError("this pack has no autoregressive ('ar') engine", pack_dir / "pack.json")
     man = read_manifest(pack_dir)
     mel_cfg = MelConfig(**man["mel"]) if "mel" in man else MelConfig()
-    codec = MelRVQCodec(CodecConfig.from_dict(sec["codec"]))
     model = ARTransformer(ARConfig.from_dict(sec["model"]))
-    for module, fname in ((codec, sec.get("codec_file", CODEC_FILE)), (model, sec.get("model_file", MODEL_FILE))):
+    loads: list[tuple[Any, str]] = [(model, sec.get("model_file", MODEL_FILE))]
+    codec: MelRVQCodec | DacCodec
+    if is_dac_section(sec["codec"]):  # full pack: DAC tokens, waveform out (no Griffin-Lim)
+        codec = DacCodec.from_pack(pack_dir, sec["codec"], sec.get("codec_file", CODEC_FILE))
+        if mel_cfg.sample_rate != codec.sample_rate:  # the pipeline resamples to mel_cfg's rate
+            mel_cfg = MelConfig(sample_rate=codec.sample_rate, fmax=codec.sample_rate / 2)
+    else:
+        codec = MelRVQCodec(CodecConfig.from_dict(sec["codec"]))
+        loads.insert(0, (codec, sec.get("codec_file", CODEC_FILE)))
+    for module, fname in loads:
         tensors = load_weights(pack_dir, fname)
         check_state_dict(pack_dir / fname, tensors, module.state_dict())
         module.load_state_dict(tensors)

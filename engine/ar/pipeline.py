@@ -16,6 +16,7 @@ import torch
 
 from engine.ar.codec import MelRVQCodec
 from engine.ar.conditions import layout_to_tokens, n_token_frames, to_positions, visual_to_tokens
+from engine.ar.dac import DacCodec
 from engine.ar.delay import delayed_length
 from engine.ar.model import ARTransformer
 from engine.ar.sampling import SampleSettings, iter_sample_tokens
@@ -26,7 +27,7 @@ from engine.types import AudioLayout
 
 @dataclass
 class ARModels:
-    codec: MelRVQCodec
+    codec: MelRVQCodec | DacCodec  # DacCodec: waveform codec of full packs (no Griffin-Lim)
     model: ARTransformer
     mel_cfg: MelConfig = field(default_factory=MelConfig)
     griffin_lim_iters: int = 32
@@ -39,6 +40,8 @@ class ARModels:
 def audio_to_codes(models: ARModels, audio: np.ndarray, sr: int) -> torch.Tensor:
     """Waveform -> codes [T', K] (resampled to the pack's rate first)."""
     y = resample(np.asarray(audio, dtype=np.float32).reshape(-1), sr, models.mel_cfg.sample_rate)
+    if isinstance(models.codec, DacCodec):
+        return models.codec.encode(y).t().contiguous()  # [K, T'] -> [T', K]
     mel = torch.from_numpy(log_mel(y, models.mel_cfg)).float()[None]
     return models.codec.encode(mel)[0]
 
@@ -52,6 +55,11 @@ def codes_to_audio(models: ARModels, codes: torch.Tensor, duration: float, seed:
     """Decode to a float32 waveform of exactly round(duration * sr) samples."""
     sr = models.mel_cfg.sample_rate
     n = int(round(duration * sr))
+    if isinstance(models.codec, DacCodec):  # waveform codec: decode directly, no Griffin-Lim
+        y = models.codec.decode(codes.long().t())
+        out = np.zeros(n, dtype=np.float32)
+        out[: min(n, len(y))] = y[:n]
+        return out
     mel = codes_to_mel(models, codes)
     hop = models.mel_cfg.hop_length
     mel = mel[: max(1, -(-n // hop))]
