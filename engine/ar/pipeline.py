@@ -22,6 +22,7 @@ from engine.ar.model import ARTransformer
 from engine.ar.sampling import SampleSettings, iter_sample_tokens
 from engine.audio import MelConfig, griffin_lim, log_mel
 from engine.audio.onset import resample
+from engine.progress import run_to_completion
 from engine.types import AudioLayout
 
 
@@ -57,13 +58,10 @@ def codes_to_audio(models: ARModels, codes: torch.Tensor, duration: float, seed:
     n = int(round(duration * sr))
     if isinstance(models.codec, DacCodec):  # waveform codec: decode directly, no Griffin-Lim
         y = models.codec.decode(codes.long().t())
-        out = np.zeros(n, dtype=np.float32)
-        out[: min(n, len(y))] = y[:n]
-        return out
-    mel = codes_to_mel(models, codes)
-    hop = models.mel_cfg.hop_length
-    mel = mel[: max(1, -(-n // hop))]
-    y = griffin_lim(mel, models.mel_cfg, n_iter=models.griffin_lim_iters, seed=seed)
+    else:
+        mel = codes_to_mel(models, codes)
+        mel = mel[: max(1, -(-n // models.mel_cfg.hop_length))]
+        y = griffin_lim(mel, models.mel_cfg, n_iter=models.griffin_lim_iters, seed=seed)
     out = np.zeros(n, dtype=np.float32)
     out[: min(n, len(y))] = y[:n]
     return out
@@ -84,13 +82,7 @@ def generate_codes(
 ) -> torch.Tensor:
     """Codes [takes, n_frames, K] (see :func:`iter_generate_codes`)."""
     job = iter_generate_codes(models, duration, layout, visual, text, negative_text, settings, seed, takes, prefix)
-    while True:
-        try:
-            step, total = next(job)
-        except StopIteration as stop:
-            return stop.value
-        if on_step is not None:
-            on_step(step, total)
+    return run_to_completion(job, None if on_step is None else lambda st: on_step(*st))
 
 
 def iter_generate_codes(

@@ -16,6 +16,7 @@ import torch
 
 from engine.ar.delay import apply_delay, delayed_length, pad_mask, revert_delay
 from engine.ar.model import ARTransformer
+from engine.progress import run_to_completion
 
 
 @dataclass(frozen=True)
@@ -71,13 +72,7 @@ def sample_tokens(
 ) -> torch.Tensor:
     """Sample codes [B, n_frames, K] (see :func:`iter_sample_tokens`)."""
     job = iter_sample_tokens(model, cond, text_vec, n_frames, settings, generator, uncond, uncond_text, prefix)
-    while True:
-        try:
-            step, total = next(job)
-        except StopIteration as stop:
-            return stop.value
-        if on_step is not None:
-            on_step(step, total)
+    return run_to_completion(job, None if on_step is None else lambda st: on_step(*st))
 
 
 def iter_sample_tokens(
