@@ -23,6 +23,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--playhead", type=float, help="with --screenshot: put the playhead here (seconds)")
     ap.add_argument("--view", metavar="T0,T1", help="with --screenshot: show this time range (seconds)")
     ap.add_argument("--tool", choices=("select", "brush", "eraser", "event"), help="with --screenshot: active tool")
+    ap.add_argument("--pointer", metavar="T,BAND",
+                    help="with --screenshot: show the brush outline as if the pointer hovered the active lane there")
     return ap.parse_args(argv)
 
 
@@ -70,12 +72,41 @@ def _show_startup_messages(win) -> None:
         win.statusBar().setToolTip("\n".join(str(m) for m in msgs))
 
 
+def _selftest_preflight(argv: list[str]) -> str | None:
+    """What a self-test would otherwise only find after opening the window: a ``--clip`` that
+    is not a usable video, a ``--pack`` that is not there. Light: no Qt, no torch."""
+    ap = argparse.ArgumentParser(add_help=False)
+    ap.add_argument("--clip")
+    ap.add_argument("--pack")
+    known, _ = ap.parse_known_args(argv)
+    from engine.errors import V2AError
+
+    try:
+        if known.clip:
+            from engine.media import probe
+
+            if probe(known.clip).video is None:
+                raise V2AError("has no video stream — the self-test needs a video clip", known.clip)
+        if known.pack:
+            from engine.packs import find_pack
+
+            find_pack(known.pack)
+    except V2AError as e:
+        return " ".join(e.message.split())
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
     if "--selftest" in raw:  # offscreen end-to-end check of this install (packaging/smoke_test.sh)
         from app.selftest import run_selftest
 
-        return run_selftest([a for a in raw if a != "--selftest"])
+        rest = [a for a in raw if a != "--selftest"]
+        problem = _selftest_preflight(rest)
+        if problem:  # one line, no window, no half-run pipeline
+            print(f"v2a-studio --selftest: {problem}", file=sys.stderr, flush=True)
+            return 2
+        return run_selftest(rest)
     args = parse_args(raw)
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
@@ -103,6 +134,18 @@ def main(argv: list[str] | None = None) -> int:
     win = MainWindow(autosave=not shot, interactive=not shot)
     win.resize(*SHOT_SIZE)
     win.show()
+    # The engine worker process starts now (non-blocking), so the first generation is warm.
+    QTimer.singleShot(0, lambda: win.engine.start(win.doc.project.params.pack))
+    state = {"rc": 1, "settled": None, "failed": False}
+    if shot:
+        def fail(_title: str, message: str) -> None:
+            # Nobody can click a dialog in a scripted run: one line on stderr, no PNG, exit 2.
+            print(f"v2a-studio: {' '.join(message.split())}", file=sys.stderr, flush=True)
+            state["rc"], state["failed"] = 2, True
+            win.shutdown()
+            qapp.exit(2)
+
+        win.error_sink = fail
     if not shot:
         QTimer.singleShot(0, win.offer_recovery)
         QTimer.singleShot(0, lambda: _show_startup_messages(win))
@@ -113,9 +156,10 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(args.screenshot)
     t0 = time.monotonic()
-    state = {"rc": 1, "settled": None}
 
     def poll() -> None:
+        if state["failed"]:
+            return
         if time.monotonic() - t0 > args.timeout:
             print(f"v2a-studio: timed out waiting for the window to be ready ({args.timeout:.0f} s)", file=sys.stderr)
             win.shutdown()
@@ -137,7 +181,12 @@ def main(argv: list[str] | None = None) -> int:
                 win.doc.timeline.set_view(a, b)
             if args.tool:
                 win.doc.tools.set("tool", args.tool)
-        waiting = not win.doc.thumbnails or not len(win.doc.motion_curve)
+            if args.pointer and win.doc.active_lane is not None:
+                t, band = (float(x) for x in args.pointer.split(","))
+                row = win.timeline.lane_rows.get(win.doc.active_lane.id)
+                if row is not None:
+                    row.box.show_outline(t, band)
+        waiting = not win.timeline.thumbs.settled or not len(win.doc.motion_curve)
         if (waiting and time.monotonic() - state["settled"] < 10) or time.monotonic() - state["settled"] < 0.6:
             QTimer.singleShot(50, poll)
             return

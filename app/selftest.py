@@ -271,9 +271,9 @@ class _WindowDriver:
         return Path(self.exported[0])
 
     def device(self) -> str:
-        ctx = getattr(getattr(getattr(self.win, "engine", None), "worker", None), "ctx", None)
-        for pack in (getattr(ctx, "packs", None) or {}).values():
-            return _device_of(pack)
+        # The packs live in the engine worker process, which reports where it loaded them.
+        for dev in (getattr(getattr(self.win, "engine", None), "devices", None) or {}).values():
+            return str(dev)
         return "?"
 
     def close(self) -> None:

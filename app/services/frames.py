@@ -2,8 +2,9 @@
 
 A single decoder thread owns an ``engine.media.VideoReader``. Requests overwrite each other
 (only the newest matters while scrubbing), so the GUI never waits and never builds a queue.
-Thumbnails and the motion curve (for snapping to motion peaks) come from a second reader in
-an analysis thread so they never delay seeking.
+The timeline's filmstrip has its own reader and thread (``ThumbnailServer``: frames by index,
+a new request drops what is still pending), and the motion curve (for snapping to motion
+peaks) comes from an analysis thread, so neither ever delays seeking.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
 from app.model.snap import motion_curve
+from app.model.thumbs import LatestRequest
 
 
 def to_qimage(rgb: np.ndarray) -> QImage:
@@ -108,6 +110,58 @@ class FrameServer(QObject):
         self._thread.join(timeout=2.0)
 
 
+class ThumbnailServer(QObject):
+    """Filmstrip frames by video frame index, decoded in their own thread at strip height.
+
+    ``request`` replaces whatever is still queued (the editor zoomed or panned on: those
+    frames are no longer visible), so the thread only ever works on what is on screen. Frames
+    come back one by one through ``thumb_ready`` as RGB arrays; the timeline caches them.
+    """
+
+    thumb_ready = Signal(int, object)  # frame index, RGB uint8 [h, w, 3]
+
+    def __init__(self, path: str, frame_duration: float, display: tuple[float, float], height: int = 64) -> None:
+        super().__init__()
+        self.path = path
+        self.frame_duration = float(frame_duration)
+        # Decode straight to strip size (one swscale pass), never upscale.
+        self.size = fit_size(display, (8 * height, height))
+        self.queue = LatestRequest()
+        self.decoded: list[int] = []  # frame indices decoded so far (tests, benchmark)
+        self._thread = threading.Thread(target=self._run, name="v2a-thumbs", daemon=True)
+        self._thread.start()
+
+    def request(self, indices: list[int]) -> None:
+        self.queue.replace(indices)
+
+    def _run(self) -> None:
+        from engine.errors import V2AError
+        from engine.media import VideoReader
+
+        try:
+            reader = VideoReader(self.path, size=self.size, crop=False)
+        except V2AError:
+            return  # the viewer already reports unreadable clips
+        try:
+            while True:
+                i = self.queue.pop()
+                if i is None:
+                    return
+                try:
+                    # Mid-frame time: the frame shown there is frame i whatever the rounding.
+                    _pts, rgb = reader.frame_at((i + 0.5) * self.frame_duration)
+                except V2AError:
+                    continue
+                self.decoded.append(i)
+                self.thumb_ready.emit(i, np.ascontiguousarray(rgb))
+        finally:
+            reader.close()
+
+    def close(self) -> None:
+        self.queue.close()
+        self._thread.join(timeout=2.0)
+
+
 class ClipAnalyzer(QObject):
     """Thumbnails for the timeline strip and a motion curve, computed once per clip."""
 
@@ -126,15 +180,15 @@ class ClipAnalyzer(QObject):
         from engine.media import VideoReader, read_frames
 
         try:
-            thumbs = []
-            with VideoReader(self.path) as r:
-                n = max(1, self.n_thumbs)
-                for i in range(n):
-                    if self._cancel:
-                        return
-                    t = self.duration * (i + 0.5) / n
-                    thumbs.append((self.duration * i / n, to_qimage(r.thumbnail(t, self.thumb_h))))
-            self.thumbnails_ready.emit(thumbs)
+            if self.n_thumbs > 0:  # 0: the timeline's ThumbnailServer makes the strip
+                thumbs = []
+                with VideoReader(self.path) as r:
+                    for i in range(self.n_thumbs):
+                        if self._cancel:
+                            return
+                        t = self.duration * (i + 0.5) / self.n_thumbs
+                        thumbs.append((self.duration * i / self.n_thumbs, to_qimage(r.thumbnail(t, self.thumb_h))))
+                self.thumbnails_ready.emit(thumbs)
             times, frames = [], []
             for t, rgb in read_frames(self.path, fps=10.0, size=(64, 36), crop=False):
                 if self._cancel:

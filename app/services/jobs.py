@@ -1,14 +1,19 @@
-"""Job bodies that run in the engine thread (see ``engine_client``). Qt-free.
+"""Job bodies that run in the engine worker process (see ``engine_client``). Qt-free.
 
-Heavy modules (``engine.generation`` → torch) are imported inside the job functions, so
-importing this module stays light and torch only ever loads in the engine thread.
+Each ``*_job`` factory returns a picklable callable ``fn(ctx, cancel)`` — a
+``functools.partial`` of a module-level function over plain data — because the engine thread
+sends it to the worker process. Heavy modules (``engine.generation`` → torch) are imported
+inside the job functions, so importing this module stays light and torch only ever loads in
+the worker process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -18,6 +23,8 @@ from app.model.project import TakeRecord
 from engine.errors import Cancelled, MediaError, PackError
 from engine.progress import CancelToken, Progress
 from engine.types import AudioLayout, GenerationRequest, Take
+
+EngineJob = Callable[[Any, CancelToken], Any]  # (EngineContext in the worker, cancel token)
 
 
 @dataclass(frozen=True)
@@ -29,7 +36,7 @@ class PredictResult:
 def _generation_module():
     """``engine.generation`` or None when it is not part of this build yet."""
     try:
-        import engine.generation as gen  # torch loads here, in the engine thread
+        import engine.generation as gen  # torch loads here, in the engine worker process
     except ModuleNotFoundError as e:
         if e.name in ("engine.generation",):
             return None
@@ -55,30 +62,33 @@ def audio_layout_of_clip(path: str, duration: float, columns_per_second: float, 
     return AudioLayout(vals.astype(np.float32), columns_per_second)
 
 
-def predict_layout_job(path: str, pack_name: str, duration: float, columns_per_second: float = 10.0, bands: int = 5):
-    def job(ctx, cancel: CancelToken) -> Generator[Progress, None, PredictResult]:
-        yield Progress("predicting layout", 0, 1)
-        gen = _generation_module()
-        why = "layout prediction is not available in this build"
-        if gen is not None:
-            try:
-                pack = ctx.pack(pack_name)
-                layout = yield from gen.predict_layout(path, pack, cancel)
-                return PredictResult(layout, f"Layout predicted from the picture by pack “{pack_name}”")
-            except PackError as e:
-                why = f"pack problem: {e.message}"
-        cancel.check()
-        lay = audio_layout_of_clip(path, duration, columns_per_second, bands)
-        yield Progress("predicting layout", 1, 1)
-        if lay is None:
-            n = max(1, int(round(duration * columns_per_second)))
-            return PredictResult(
-                AudioLayout(np.zeros((n, bands), np.float32), columns_per_second),
-                f"Empty layout ({why}; the clip has no audio to start from) — paint the events",
-            )
-        return PredictResult(lay, f"Layout taken from the clip's own audio ({why})")
+def predict_layout_job(path: str, pack_name: str, duration: float, columns_per_second: float = 10.0,
+                       bands: int = 5) -> EngineJob:
+    return partial(_predict_layout, path, pack_name, duration, columns_per_second, bands)
 
-    return job
+
+def _predict_layout(path: str, pack_name: str, duration: float, columns_per_second: float, bands: int,
+                    ctx, cancel: CancelToken) -> Generator[Progress, None, PredictResult]:
+    yield Progress("predicting layout", 0, 1)
+    gen = _generation_module()
+    why = "layout prediction is not available in this build"
+    if gen is not None:
+        try:
+            pack = ctx.pack(pack_name)
+            layout = yield from gen.predict_layout(path, pack, cancel)
+            return PredictResult(layout, f"Layout predicted from the picture by pack “{pack_name}”")
+        except PackError as e:
+            why = f"pack problem: {e.message}"
+    cancel.check()
+    lay = audio_layout_of_clip(path, duration, columns_per_second, bands)
+    yield Progress("predicting layout", 1, 1)
+    if lay is None:
+        n = max(1, int(round(duration * columns_per_second)))
+        return PredictResult(
+            AudioLayout(np.zeros((n, bands), np.float32), columns_per_second),
+            f"Empty layout ({why}; the clip has no audio to start from) — paint the events",
+        )
+    return PredictResult(lay, f"Layout taken from the clip's own audio ({why})")
 
 
 @dataclass
@@ -94,72 +104,76 @@ def generate_job(
     items: list[tuple[str, str, GenerationRequest]],
     pack_name: str,
     bases: dict[str, TakeRecord] | None = None,
-):
+) -> EngineJob:
     """``items`` = (lane id, lane name, request); ``bases`` = the picked take per lane when a
     region is regenerated (the new audio is spliced into it)."""
-
-    def job(ctx, cancel: CancelToken) -> Generator[Progress, None, GeneratedTakes]:
-        raw = yield from _generate_raw(ctx, cancel)
-        yield Progress("analysing takes", 0, 1)
-        out = GeneratedTakes({}, {})
-        for lane_id, takes in raw.items():
-            req = next(r for lid, _n, r in items if lid == lane_id)
-            recs = []
-            for t in takes:
-                meta = {k: v for k, v in t.meta.items() if k != "log_mel"}
-                rec = TakeRecord(np.asarray(t.audio, np.float32), int(t.sample_rate), int(t.seed), t.engine, None, meta)
-                base = (bases or {}).get(lane_id)
-                if req.region is not None and base is not None:
-                    rec = spliced_take(base, rec, req.region)
-                cancel.check()
-                out.display[rec.id] = take_display(rec.audio, rec.sample_rate)
-                recs.append(rec)
-            out.takes[lane_id] = recs
-        return out
-
-    def _generate_raw(ctx, cancel: CancelToken) -> Generator[Progress, None, dict[str, list[Take]]]:
-        yield Progress("loading pack", 0, 1)
-        gen = _generation_module()
-        if gen is None:
-            raise PackError("sound generation is not part of this build yet (engine.generation missing)")
-        pack = ctx.pack(pack_name)
-        out: dict[str, list[Take]] = {}
-        for k, (lane_id, name, req) in enumerate(items):
-            g = gen.generate(req, pack, cancel)
-            while True:
-                try:
-                    p = next(g)
-                except StopIteration as stop:
-                    out[lane_id] = list(stop.value)
-                    break
-                cancel.check()
-                prefix = f"{name} ({k + 1}/{len(items)})" if len(items) > 1 else name
-                yield Progress(f"{prefix}: {p.stage}", p.step, p.total)
-        return out
-
-    return job
+    return partial(_generate, items, pack_name, bases)
 
 
-def reference_layout_job(path: str, columns_per_second: float, bands: int):
+def _generate(items: list[tuple[str, str, GenerationRequest]], pack_name: str,
+              bases: dict[str, TakeRecord] | None, ctx, cancel: CancelToken) -> Generator[Progress, None, GeneratedTakes]:
+    raw = yield from _generate_raw(items, pack_name, ctx, cancel)
+    yield Progress("analysing takes", 0, 1)
+    out = GeneratedTakes({}, {})
+    for lane_id, takes in raw.items():
+        req = next(r for lid, _n, r in items if lid == lane_id)
+        recs = []
+        for t in takes:
+            meta = {k: v for k, v in t.meta.items() if k != "log_mel"}
+            rec = TakeRecord(np.asarray(t.audio, np.float32), int(t.sample_rate), int(t.seed), t.engine, None, meta)
+            base = (bases or {}).get(lane_id)
+            if req.region is not None and base is not None:
+                rec = spliced_take(base, rec, req.region)
+            cancel.check()
+            out.display[rec.id] = take_display(rec.audio, rec.sample_rate)
+            recs.append(rec)
+        out.takes[lane_id] = recs
+    return out
+
+
+def _generate_raw(items: list[tuple[str, str, GenerationRequest]], pack_name: str, ctx,
+                  cancel: CancelToken) -> Generator[Progress, None, dict[str, list[Take]]]:
+    yield Progress("loading pack", 0, 1)
+    gen = _generation_module()
+    if gen is None:
+        raise PackError("sound generation is not part of this build yet (engine.generation missing)")
+    pack = ctx.pack(pack_name)
+    out: dict[str, list[Take]] = {}
+    for k, (lane_id, name, req) in enumerate(items):
+        g = gen.generate(req, pack, cancel)
+        while True:
+            try:
+                p = next(g)
+            except StopIteration as stop:
+                out[lane_id] = list(stop.value)
+                break
+            cancel.check()
+            prefix = f"{name} ({k + 1}/{len(items)})" if len(items) > 1 else name
+            yield Progress(f"{prefix}: {p.stage}", p.step, p.total)
+    return out
+
+
+def reference_layout_job(path: str, columns_per_second: float, bands: int) -> EngineJob:
     """A layout from a reference recording (vocal imitation / cue) for the dubbing workflow."""
+    return partial(_reference_layout, path, columns_per_second, bands)
 
-    def job(ctx, cancel: CancelToken) -> Generator[Progress, None, np.ndarray]:
-        from engine.audio import LayoutConfig, layout_from_audio
-        from engine.media import read_audio
 
-        yield Progress("reading reference", 0, 2)
-        audio, sr = read_audio(path, 16000)
-        if len(audio) == 0:
-            raise MediaError("the recording is empty", path)
-        cancel.check()
-        yield Progress("analysing reference", 1, 2)
-        lay = layout_from_audio(audio, sr, layout_cfg=LayoutConfig(columns_per_second=columns_per_second, bands=bands))
-        vals = lay.values
-        if lay.columns_per_second != columns_per_second:
-            vals = resample_columns(vals, int(round(lay.duration * columns_per_second)))
-        return vals if vals.shape[1] == bands else resample_bands(vals, bands)
+def _reference_layout(path: str, columns_per_second: float, bands: int, ctx,
+                      cancel: CancelToken) -> Generator[Progress, None, np.ndarray]:
+    from engine.audio import LayoutConfig, layout_from_audio
+    from engine.media import read_audio
 
-    return job
+    yield Progress("reading reference", 0, 2)
+    audio, sr = read_audio(path, 16000)
+    if len(audio) == 0:
+        raise MediaError("the recording is empty", path)
+    cancel.check()
+    yield Progress("analysing reference", 1, 2)
+    lay = layout_from_audio(audio, sr, layout_cfg=LayoutConfig(columns_per_second=columns_per_second, bands=bands))
+    vals = lay.values
+    if lay.columns_per_second != columns_per_second:
+        vals = resample_columns(vals, int(round(lay.duration * columns_per_second)))
+    return vals if vals.shape[1] == bands else resample_bands(vals, bands)
 
 
 @dataclass(frozen=True)
@@ -174,54 +188,55 @@ class ExportSpec:
     stems: bool = False
 
 
-def export_job(spec: ExportSpec, sources: list[tuple[str, np.ndarray, int, float]], duration: float):
+def export_job(spec: ExportSpec, sources: list[tuple[str, np.ndarray, int, float]], duration: float) -> EngineJob:
     """Write the mix of ``sources`` (name, audio, sr, gain dB) and optionally one stem per
     source — never onto the source clip, always atomically (engine.media)."""
+    return partial(_export, spec, sources, duration)
 
-    def job(ctx, cancel: CancelToken) -> Generator[Progress, None, list[str]]:
-        from engine.media import mux, write_audio
-        from engine.safe_write import check_output_path
-        from engine.timebase import seconds_to_samples
 
-        out = Path(spec.out)
-        check_output_path(out, [spec.source])
-        total = 2 + (len(sources) if spec.stems else 0)
-        yield Progress("rendering mix", 0, total)
-        n = seconds_to_samples(duration, spec.sample_rate)
-        stems: dict[str, np.ndarray] = {}
-        for name, a, sr, gain_db in sources:
-            buf = np.zeros(n, np.float32)
-            r = resample(a, sr, spec.sample_rate) * (10 ** (gain_db / 20))
-            buf[: min(n, len(r))] = r[:n]
-            key, k = name, 2
-            while key in stems:  # two lanes with one name still get two stems
-                key, k = f"{name}-{k}", k + 1
-            stems[key] = buf
-            cancel.check()
-        audio = np.sum(list(stems.values()), axis=0).astype(np.float32) if stems else np.zeros(n, np.float32)
-        gain_db = 0.0
-        if spec.normalize:
-            audio, gain_db = normalize_loudness(audio, spec.sample_rate, spec.target_lufs)
+def _export(spec: ExportSpec, sources: list[tuple[str, np.ndarray, int, float]], duration: float, ctx,
+            cancel: CancelToken) -> Generator[Progress, None, list[str]]:
+    from engine.media import mux, write_audio
+    from engine.safe_write import check_output_path
+    from engine.timebase import seconds_to_samples
+
+    out = Path(spec.out)
+    check_output_path(out, [spec.source])
+    total = 2 + (len(sources) if spec.stems else 0)
+    yield Progress("rendering mix", 0, total)
+    n = seconds_to_samples(duration, spec.sample_rate)
+    stems: dict[str, np.ndarray] = {}
+    for name, a, sr, gain_db in sources:
+        buf = np.zeros(n, np.float32)
+        r = resample(a, sr, spec.sample_rate) * (10 ** (gain_db / 20))
+        buf[: min(n, len(r))] = r[:n]
+        key, k = name, 2
+        while key in stems:  # two lanes with one name still get two stems
+            key, k = f"{name}-{k}", k + 1
+        stems[key] = buf
         cancel.check()
-        yield Progress("writing", 1, total)
-        if spec.kind == "video":
-            mux(spec.source, (audio, spec.sample_rate), out, mode=spec.mode, sample_rate=spec.sample_rate)
-        else:
-            write_audio(out, audio, spec.sample_rate)
-        written = [str(out)]
-        if spec.stems:
-            suffix = ".wav" if spec.kind != "flac" else ".flac"
-            for i, (name, a) in enumerate(stems.items()):
-                if cancel.cancelled:
-                    raise Cancelled()
-                yield Progress(f"stem {name}", 2 + i, total)
-                s = a * (10 ** (gain_db / 20))
-                safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name) or "lane"
-                p = out.with_name(f"{out.stem}.stem-{safe}{suffix}")
-                check_output_path(p, [spec.source])
-                write_audio(p, s, spec.sample_rate)
-                written.append(str(p))
-        yield Progress("done", total, total)
-        return written
-
-    return job
+    audio = np.sum(list(stems.values()), axis=0).astype(np.float32) if stems else np.zeros(n, np.float32)
+    gain_db = 0.0
+    if spec.normalize:
+        audio, gain_db = normalize_loudness(audio, spec.sample_rate, spec.target_lufs)
+    cancel.check()
+    yield Progress("writing", 1, total)
+    if spec.kind == "video":
+        mux(spec.source, (audio, spec.sample_rate), out, mode=spec.mode, sample_rate=spec.sample_rate)
+    else:
+        write_audio(out, audio, spec.sample_rate)
+    written = [str(out)]
+    if spec.stems:
+        suffix = ".wav" if spec.kind != "flac" else ".flac"
+        for i, (name, a) in enumerate(stems.items()):
+            if cancel.cancelled:
+                raise Cancelled()
+            yield Progress(f"stem {name}", 2 + i, total)
+            s = a * (10 ** (gain_db / 20))
+            safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name) or "lane"
+            p = out.with_name(f"{out.stem}.stem-{safe}{suffix}")
+            check_output_path(p, [spec.source])
+            write_audio(p, s, spec.sample_rate)
+            written.append(str(p))
+    yield Progress("done", total, total)
+    return written

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ from app.model.project import Lane, Project, ProjectError
 from app.services import jobs
 from app.services.autosave import AutosaveSlot, RecentFiles, remove_slot
 from app.services.engine_client import EngineClient
-from app.services.frames import ClipAnalyzer
+from app.services.frames import ClipAnalyzer, ThumbnailServer
 from app.ui import commands as cmd
 from app.ui.document import StudioDocument
 from app.ui.export_dialog import ExportDialog
@@ -58,12 +59,15 @@ class MainWindow(QMainWindow):
         self.setObjectName("MainWindow")
         self.setAcceptDrops(True)
         self.interactive = interactive  # False: no modal questions (screenshots, tests)
+        # Set by non-interactive front ends (--screenshot): errors go here, not to a dialog.
+        self.error_sink: Callable[[str, str], None] | None = None
         self.doc = StudioDocument(self)
         self.engine = EngineClient(self)
         self.playback = PlaybackController(self.doc, self)
         self.recent = RecentFiles()
         self.autosave_slot = AutosaveSlot() if autosave else None
         self.analyzer: ClipAnalyzer | None = None
+        self.thumbs: ThumbnailServer | None = None
         self._pending_start: tuple[str, bool] | None = None
         self._predict_job: int | None = None
         self._last_saved_index = 0
@@ -216,6 +220,7 @@ class MainWindow(QMainWindow):
         self.engine.job_failed.connect(self._on_job_failed)
         self.engine.job_cancelled.connect(self._on_job_cancelled)
         self.engine.job_finished.connect(lambda _i, _r: self.gen_panel.job_ended("Done"))
+        self.engine.engine_state.connect(self._on_engine_state)
         self.gen_panel.generate.connect(self.generate_lane)
         self.gen_panel.regenerate_region.connect(self.regenerate_selection)
         self.gen_panel.cancel.connect(self.cancel_job)
@@ -250,8 +255,12 @@ class MainWindow(QMainWindow):
             self.sound_label.setText(f"Audio out: {getattr(self.playback.player, 'device_name', 'default')}")
 
     def error(self, title: str, message: str) -> None:
-        """One clear dialog, never a traceback (DESIGN.md §8)."""
+        """One clear dialog, never a traceback (DESIGN.md §8). Without anyone to click it
+        (``--screenshot``) the message goes to ``error_sink`` instead of a modal box."""
         self.statusBar().showMessage(message, 10000)
+        if self.error_sink is not None:
+            self.error_sink(title, message)
+            return
         QMessageBox.critical(self, title, message)
 
     def _fill_recent(self) -> None:
@@ -307,6 +316,10 @@ class MainWindow(QMainWindow):
         if self.analyzer is not None:
             self.analyzer.close()
             self.analyzer = None
+        if self.thumbs is not None:
+            self.timeline.set_thumbnail_server(None)
+            self.thumbs.close()
+            self.thumbs = None
 
     def _open_clip(self, path: str) -> bool:
         info = self._probe(path)
@@ -366,8 +379,12 @@ class MainWindow(QMainWindow):
         pending, self._pending_start = self._pending_start, None
         if pending is None or self.doc.info is None or self.doc.info.path != pending[0]:
             return
-        self.analyzer = ClipAnalyzer(self.doc.info.path, self.doc.duration)
-        self.analyzer.thumbnails_ready.connect(self.doc.set_thumbnails)
+        # The filmstrip decodes what the visible range needs (its own thread and reader); the
+        # analyzer only computes the motion curve.
+        v = self.doc.info.video
+        self.thumbs = ThumbnailServer(self.doc.info.path, self.doc.timeline.frame_duration, v.display_size)
+        self.timeline.set_thumbnail_server(self.thumbs)
+        self.analyzer = ClipAnalyzer(self.doc.info.path, self.doc.duration, n_thumbs=0)
         self.analyzer.motion_ready.connect(self.doc.set_motion)
         if pending[1]:
             self.predict_layout()
@@ -689,6 +706,17 @@ class MainWindow(QMainWindow):
         self.gen_panel.job_ended("Failed")
         self.job_failed.emit(message)
         self.error("Engine", message)
+
+    def _on_engine_state(self, state: str, message: str) -> None:
+        """Worker process start-up / loss. "Engine ready" never hides a message the editor
+        has not read yet (recovery, first-run notes): it only replaces "Loading engine…"."""
+        current = self.statusBar().currentMessage()
+        if state == "error":
+            self.statusBar().showMessage(message, 15000)
+        elif state == "loading" and not current:
+            self.statusBar().showMessage(message)
+        elif state == "ready" and current in ("", "Loading engine…"):
+            self.statusBar().showMessage(message, 8000)
 
     def _on_job_cancelled(self, _job: int) -> None:
         self.gen_panel.job_ended("Cancelled")

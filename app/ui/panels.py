@@ -4,7 +4,9 @@ and refreshes itself from the document's signals."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+import time
+
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -25,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.model.eta import JobEta
 from app.model.tools import SNAPS
 from app.ui import commands as cmd
 from app.ui.document import StudioDocument
@@ -210,6 +213,14 @@ class GenerationPanel(QWidget):
         self.progress.setTextVisible(False)
         self.eta = QLabel("")
         self.eta.setObjectName("Dim")
+        self.eta.setToolTip("Time for the whole job (every stage, take and lane), from its progress so far")
+        # Whole-job estimate (app.model.eta); the label ticks once a second so "elapsed"
+        # keeps moving through long stages that report rarely.
+        self.job_eta = JobEta()
+        self.clock = time.monotonic  # replaceable in tests
+        self._eta_timer = QTimer(self)
+        self._eta_timer.setInterval(1000)
+        self._eta_timer.timeout.connect(self._show_eta)
         self.cancel_btn = QPushButton("Cancel")
         self.cancel_btn.setToolTip("Stop the running engine job (Ctrl+.)")
         self.cancel_btn.setEnabled(False)
@@ -282,18 +293,26 @@ class GenerationPanel(QWidget):
     def job_started(self, label: str) -> None:
         self.stage.setText(label)
         self.progress.setRange(0, 0)  # busy until the first progress report
-        self.eta.setText("")
         self.cancel_btn.setEnabled(True)
+        self.job_eta.start(self.clock())
+        self._eta_timer.start()
+        self._show_eta()
 
-    def job_progress(self, stage: str, fraction: float, eta: float) -> None:
+    def job_progress(self, stage: str, fraction: float, eta: float = -1.0) -> None:
+        """One engine progress report. ``eta`` (the engine client's per-stage guess) is not
+        shown: the strip shows the whole job, estimated from every report so far."""
+        self.job_eta.update(stage, fraction, self.clock())
         self.progress.setRange(0, 1000)
-        self.progress.setValue(int(fraction * 1000))
+        self.progress.setValue(int(self.job_eta.fraction * 1000))
         self.stage.setText(stage)
-        if eta >= 0:
-            m, s = divmod(int(round(eta)), 60)
-            self.eta.setText(f"about {m}:{s:02d} left in this stage" if m else f"about {s} s left in this stage")
+        self._show_eta()
+
+    def _show_eta(self) -> None:
+        self.eta.setText(self.job_eta.text(self.clock()))
 
     def job_ended(self, text: str) -> None:
+        self.job_eta.reset()
+        self._eta_timer.stop()
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
         self.stage.setText(text)

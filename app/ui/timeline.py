@@ -9,15 +9,17 @@ markers. All rows are x-linked; the visible range, playhead and selection live i
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPen
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsEllipseItem, QVBoxLayout, QWidget
 
 from app.model import mix as mixmod
 from app.model.layout import LayoutDoc
+from app.model.thumbs import Slot, nearest, visible_slots
 from app.ui.commands import PatchCommand
 from app.ui.document import StudioDocument
 from engine import timebase
@@ -26,6 +28,8 @@ AXIS_W = 92
 PLAYHEAD = QColor("#ff5a4f")
 SEL_BRUSH = QColor(90, 160, 255, 45)
 SEL_PEN = QColor(110, 170, 255, 160)
+BRUSH_PEN = QColor(255, 255, 255, 210)
+ERASER_PEN = QColor(120, 200, 255, 230)
 
 pg.setConfigOptions(antialias=False, imageAxisOrder="col-major", background="#16181c", foreground="#a7adba")
 
@@ -143,6 +147,68 @@ class LayoutBox(pg.ViewBox):
         self._snapshot: np.ndarray | None = None
         self._last: tuple[float, float] | None = None
         self._moved_sel: tuple[float, float] | None = None
+        # Brush footprint under the pointer (like an image editor's brush cursor): the outer
+        # ellipse is the reach of a dab, the dotted inner one the hard core left by *Soft*.
+        self._hover: tuple[float, float, bool] | None = None  # t, band, Alt held
+        self.outline = QGraphicsEllipseItem()
+        self.outline_core = QGraphicsEllipseItem()
+        for it, style in ((self.outline, Qt.PenStyle.SolidLine), (self.outline_core, Qt.PenStyle.DotLine)):
+            pen = QPen(BRUSH_PEN, 1.2, style)
+            pen.setCosmetic(True)  # 1 px whatever the zoom
+            it.setPen(pen)
+            it.setZValue(80)
+            it.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+            it.hide()
+            self.addItem(it, ignoreBounds=True)
+
+    # -- brush outline -------------------------------------------------------------------------
+    def hoverEvent(self, ev) -> None:  # noqa: N802 (pyqtgraph API)
+        if ev.isExit():
+            self.hide_outline()
+            return
+        t, band = self._pos(ev.scenePos())
+        self.show_outline(t, band, bool(ev.modifiers() & Qt.KeyboardModifier.AltModifier))
+
+    def outline_rect(self) -> QRectF | None:
+        """The brush footprint in lane coordinates (seconds × bands), or None when hidden."""
+        if self._hover is None or self.doc.tools.tool not in ("brush", "eraser"):
+            return None
+        t, band, _alt = self._hover
+        lay = self.layout
+        b = self.doc.tools.brush(lay.columns_per_second)
+        rx, ry = b.radius_cols / lay.columns_per_second, b.radius_bands
+        return QRectF(t - rx, band - ry, 2 * rx, 2 * ry)
+
+    def show_outline(self, t: float, band: float, alt: bool = False) -> None:
+        self._hover = (t, band, alt)
+        self.update_outline()
+
+    def hide_outline(self) -> None:
+        self._hover = None
+        self.update_outline()
+
+    def update_outline(self) -> None:
+        """Follow the pointer, the brush settings and the tool (hidden for non-brush tools)."""
+        r = self.outline_rect()
+        if r is None:
+            self.outline.hide()
+            self.outline_core.hide()
+            return
+        erase = self.doc.tools.tool == "eraser" or self._hover[2]
+        for it in (self.outline, self.outline_core):
+            pen = it.pen()
+            pen.setColor(ERASER_PEN if erase else BRUSH_PEN)
+            it.setPen(pen)
+        self.outline.setRect(r)
+        hard = 1.0 - float(np.clip(self.doc.tools.softness, 0.0, 1.0))
+        if 0.05 < hard < 0.98:
+            c = r.center()
+            self.outline_core.setRect(QRectF(c.x() - r.width() * hard / 2, c.y() - r.height() * hard / 2,
+                                             r.width() * hard, r.height() * hard))
+            self.outline_core.show()
+        else:
+            self.outline_core.hide()
+        self.outline.show()
 
     @property
     def layout(self) -> LayoutDoc:
@@ -225,6 +291,8 @@ class LayoutBox(pg.ViewBox):
         tool = self.doc.tools.tool
         tl = self.doc.timeline
         lay = self.layout
+        if tool in ("brush", "eraser"):  # hover events pause while a button is held
+            self.show_outline(t, band, bool(ev.modifiers() & Qt.KeyboardModifier.AltModifier))
         if ev.isStart():
             self._activate()
             t_down, b_down = self._pos(ev.buttonDownScenePos())
@@ -343,6 +411,117 @@ class LaneRow(_Row):
         self.events.setData(ev, [lay.n_bands - 0.25] * len(ev))
 
 
+class ThumbStrip(QObject):
+    """The ruler's filmstrip: thumbnails at their natural aspect, side by side, for the
+    visible range only; denser when zoomed in, coarser when zoomed out.
+
+    Frames are decoded by a ``ThumbnailServer`` thread and cached here by frame index (so
+    zooming back out or panning back shows cached frames at once). Until a frame arrives its
+    slot shows the nearest cached frame, never an empty hole, and never waits.
+    """
+
+    CACHE = 1500  # frames kept (~25 KB each at strip height)
+
+    def __init__(self, row: _Row, doc: StudioDocument) -> None:
+        super().__init__()
+        self.row, self.doc = row, doc
+        self.server = None
+        self.cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._keys: list[int] = []
+        self.items: list[pg.ImageItem] = []
+        self.shown: list[tuple[Slot, int | None]] = []  # slot, frame index on screen
+        self.laid_out: tuple[float, float] | None = None  # the visible range ``shown`` is for
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(15)  # coalesce a burst of range changes / arriving frames
+        self._timer.timeout.connect(self.refresh)
+        row.vb.sigResized.connect(lambda _vb: self.schedule())
+
+    def set_server(self, server) -> None:
+        """A new clip's decoder (or None): the cache belongs to the clip, so it starts empty."""
+        if self.server is not None:
+            try:
+                self.server.thumb_ready.disconnect(self._on_thumb)
+            except (RuntimeError, TypeError):
+                pass
+        self.server = server
+        self.cache.clear()
+        self._keys = []
+        self.shown = []
+        self.laid_out = None
+        for it in self.items:
+            it.hide()
+        if server is not None:
+            server.thumb_ready.connect(self._on_thumb)
+            self.schedule()
+
+    def schedule(self) -> None:
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def _on_thumb(self, index: int, rgb: np.ndarray) -> None:
+        # Rows top-down → pyqtgraph's col-major, y-up image layout.
+        self.cache[index] = np.ascontiguousarray(rgb[::-1].transpose(1, 0, 2))
+        self.cache.move_to_end(index)
+        while len(self.cache) > self.CACHE:
+            self.cache.popitem(last=False)
+        self._keys = sorted(self.cache)
+        self.schedule()
+
+    def thumb_seconds(self) -> float:
+        """A thumbnail's natural width in seconds at the current zoom (0 before layout)."""
+        vb = self.row.vb
+        w, h = float(vb.width()), float(vb.height())
+        info = self.doc.info
+        if w < 4 or h < 4 or info is None or info.video is None:
+            return 0.0
+        dw, dh = info.video.display_size
+        t0, t1 = self.doc.timeline.visible
+        return h * (dw / max(1, dh)) * (t1 - t0) / w
+
+    def refresh(self) -> None:
+        if self.server is None or not self.doc.has_clip:
+            return
+        tl = self.doc.timeline
+        slots = visible_slots(*tl.visible, tl.frame_duration, tl.last_frame + 1, self.thumb_seconds())
+        want: list[int] = []
+        shown: list[tuple[Slot, int | None]] = []
+        for k, slot in enumerate(slots):
+            have = slot.index if slot.index in self.cache else nearest(slot.index, self._keys)
+            if have != slot.index and slot.index not in want:
+                want.append(slot.index)
+            while k >= len(self.items):
+                it = pg.ImageItem()
+                it.setZValue(-10)  # under the motion curve and the playhead
+                self.row.addItem(it, ignoreBounds=True)
+                self.items.append(it)
+            it = self.items[k]
+            if have is None:
+                it.hide()
+            else:
+                if getattr(it, "frame_index", None) != have:
+                    it.setImage(self.cache[have], autoLevels=False, levels=(0, 255))
+                    it.frame_index = have
+                it.setRect(QRectF(slot.t0, 0, slot.t1 - slot.t0, 1))
+                it.show()
+            shown.append((slot, have))
+        for it in self.items[len(slots):]:
+            it.hide()
+        self.shown = shown
+        self.laid_out = tl.visible
+        # Only what is on screen now, centre outwards; anything still queued for a range the
+        # editor left is dropped by the server.
+        mid = 0.5 * (tl.visible[0] + tl.visible[1])
+        want.sort(key=lambda i: abs(i * tl.frame_duration - mid))
+        self.server.request(want)
+
+    @property
+    def settled(self) -> bool:
+        """The strip is laid out for the current view and every slot shows its own frame."""
+        return (bool(self.shown) and self.laid_out == self.doc.timeline.visible
+                and all(s.index == have for s, have in self.shown))
+
+
 class TimelineWidget(QWidget):
     """The lanes panel of the editor. Subscribes to the document; edits go to its undo stack."""
 
@@ -379,7 +558,7 @@ class TimelineWidget(QWidget):
         self.motion = pg.PlotDataItem(pen=pg.mkPen(QColor(255, 255, 255, 150), width=1))
         self.motion.setZValue(20)
         self.ruler.addItem(self.motion)
-        self._thumb_items: list[pg.ImageItem] = []
+        self.thumbs = ThumbStrip(self.ruler, doc)
         self._syncing = False
         self._audio_pending = False
         self._wave_scale = 1.0
@@ -394,8 +573,23 @@ class TimelineWidget(QWidget):
         doc.layout_changed.connect(self._on_layout)
         doc.lane_changed.connect(self._on_lane_attr)
         doc.active_lane_changed.connect(lambda _i: (self._mark_active(), self.schedule_audio_refresh()))
-        doc.thumbnails_changed.connect(self._on_thumbs)
         doc.motion_changed.connect(self._on_motion)
+        doc.tools.changed.connect(self._on_tools)
+        self.glw.viewport().installEventFilter(self)
+
+    def eventFilter(self, obj, ev) -> bool:  # noqa: N802
+        if ev.type() == QEvent.Type.Leave:  # the pointer left the timeline: no brush outline
+            for row in self.lane_rows.values():
+                row.box.hide_outline()
+        return super().eventFilter(obj, ev)
+
+    def _on_tools(self, _name: str) -> None:
+        for row in self.lane_rows.values():
+            row.box.update_outline()
+
+    def set_thumbnail_server(self, server) -> None:
+        """The clip's filmstrip decoder (``app.services.frames.ThumbnailServer``) or None."""
+        self.thumbs.set_server(server)
 
     # -- structure --------------------------------------------------------------------------
     def rows(self) -> list[_Row]:
@@ -443,29 +637,10 @@ class TimelineWidget(QWidget):
 
     # -- document → view ----------------------------------------------------------------------
     def _on_clip(self) -> None:
-        for it in self._thumb_items:
-            self.ruler.removeItem(it)
-        self._thumb_items = []
+        self.thumbs.set_server(None)
         self.motion.setData([], [])
         self._build_rows()
         self.doc.timeline.fit()
-
-    def _on_thumbs(self) -> None:
-        for it in self._thumb_items:
-            self.ruler.removeItem(it)
-        self._thumb_items = []
-        thumbs = self.doc.thumbnails
-        if not thumbs:
-            return
-        # One mosaic image for the whole strip: one draw per repaint instead of one per thumb.
-        arrs = [pg.imageToArray(img, copy=True, transpose=False)[..., :3] for _t, img in thumbs]
-        h = min(a.shape[0] for a in arrs)
-        w = min(a.shape[1] for a in arrs)
-        mosaic = np.concatenate([a[:h, :w] for a in arrs], axis=1)  # [H, W*n, 3] rows top-down
-        item = pg.ImageItem(np.ascontiguousarray(mosaic[::-1].transpose(1, 0, 2)))
-        item.setRect(QRectF(0, 0, self.doc.duration, 1))
-        self.ruler.addItem(item)
-        self._thumb_items.append(item)
 
     def _on_motion(self) -> None:
         c = self.doc.motion_curve
@@ -570,6 +745,7 @@ class TimelineWidget(QWidget):
             self.mel_hint.setPos(t0 + 0.01 * (t1 - t0), 0.5)
         finally:
             self._syncing = False
+        self.thumbs.schedule()
 
     def _on_range(self, _vb, rng) -> None:
         if self._syncing:
@@ -579,6 +755,7 @@ class TimelineWidget(QWidget):
             self.doc.timeline.set_view(float(rng[0]), float(rng[1]))
         finally:
             self._syncing = False
+        self.thumbs.schedule()
 
     # -- helpers for tests and benchmarks ---------------------------------------------------------
     def lane_view_to_scene(self, lane_id: str, t: float, band: float) -> QPointF:
