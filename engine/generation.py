@@ -27,8 +27,11 @@ DEFAULT_SAMPLING = {"steps": 25, "guidance": 5.0, "text_guidance": 3.0, "schedul
 class Pack:
     """A loaded model pack: manifest + networks (built from its configs, weights verified)."""
 
-    def __init__(self, pack_dir: Path, manifest: dict[str, Any], nets: dict[str, torch.nn.Module]) -> None:
+    def __init__(self, pack_dir: Path, manifest: dict[str, Any], nets: dict[str, torch.nn.Module],
+                 vae: Any = None) -> None:
         self.dir = Path(pack_dir)
+        #: ``engine.models.mel_vae.MelVAE`` when G runs on the VAE's latents (pack.json "vae"), else None
+        self.vae = vae
         self.manifest = manifest
         self._nets = nets
         self.name = str(manifest.get("name", self.dir.name))
@@ -56,6 +59,8 @@ class Pack:
     def to(self, device: str) -> Pack:
         for m in self._nets.values():
             m.to(device)
+        if self.vae is not None:
+            self.vae.to(device)
         return self
 
 
@@ -87,7 +92,14 @@ def load_pack(path_or_name: str | Path | None = None, device: str = "cpu") -> Pa
         check_state_dict(pack_dir / fname, tensors, state)
         nets[name].load_state_dict({k: v.float() for k, v in tensors.items()})
         nets[name].eval()
-    return Pack(pack_dir, manifest, nets).to(_resolve_device(device))
+    vae = None
+    if "vae" in manifest:  # latent pack: G samples the VAE's latents (docs/PACKS.md)
+        from engine.models.mel_vae import load_pack_vae
+
+        a = manifest.get("audio", {})
+        mel_cfg = MelConfig(**{k: a[k] for k in MelConfig.__dataclass_fields__ if k in a})
+        vae = load_pack_vae(pack_dir, manifest, mel_cfg.n_mels, mel_cfg.frames_per_second, nets["unet"].config)
+    return Pack(pack_dir, manifest, nets, vae).to(_resolve_device(device))
 
 
 # ------------------------------------------------------------------------------ layout ----
@@ -157,16 +169,31 @@ def _text_embedding(text: str) -> torch.Tensor | None:
     return torch.from_numpy(encode_text(text.strip())[0])
 
 
-def vocoder_for(pack: Pack):
-    from engine.models.vocoder import GriffinLim
-
+def vocoder_for(pack: Pack) -> Any:
+    """The pack's mel -> waveform vocoder (``GriffinLim`` or ``HifiGanVocoder``), built once per
+    pack: ``griffin-lim`` (default) or ``hifigan`` (SpeechT5HifiGan, engine.models.hifigan). A
+    broken vocoder is a PackError naming the file, never a silent fall back to Griffin-Lim."""
     voc = pack.manifest.get("vocoder", {"kind": "griffin-lim"})
-    if voc.get("kind", "griffin-lim") != "griffin-lim":
-        raise PackError(f"vocoder kind {voc.get('kind')!r} is not supported", pack.dir / "pack.json")
+    kind = voc.get("kind", "griffin-lim")
     key = "_vocoder"
-    if not hasattr(pack, key):
-        setattr(pack, key, GriffinLim(pack.mel_cfg, n_iter=int(voc.get("n_iter", 32))))
-    return getattr(pack, key)
+    if hasattr(pack, key):
+        v = getattr(pack, key)
+        if hasattr(v, "to"):  # follow the pack (e.g. moved to the CPU after running out of GPU memory)
+            v.to(next(pack.net("unet").parameters()).device)
+        return v
+    if kind == "griffin-lim":
+        from engine.models.vocoder import GriffinLim
+
+        v = GriffinLim(pack.mel_cfg, n_iter=int(voc.get("n_iter", 32)))
+    elif kind == "hifigan":
+        from engine.models.hifigan import load_pack_vocoder
+
+        device = next(pack.net("unet").parameters()).device  # run where the pack runs
+        v = load_pack_vocoder(pack.dir, pack.manifest, pack.mel_cfg, device)
+    else:
+        raise PackError(f"vocoder kind {kind!r} is not supported (griffin-lim or hifigan)", pack.dir / "pack.json")
+    setattr(pack, key, v)
+    return v
 
 
 def generate(request: GenerationRequest, pack: Pack | Any, cancel: CancelToken | None = None, cache_dir=None) -> Job[list[Take]]:
@@ -205,7 +232,11 @@ def generate(request: GenerationRequest, pack: Pack | Any, cancel: CancelToken |
     cps = layout.columns_per_second
     c0, c1 = int(np.floor(a * cps + 1e-6)), max(int(np.ceil(b * cps - 1e-6)), int(np.floor(a * cps + 1e-6)) + 1)
     lay_vals = layout.values[c0:c1]
-    lay_mel = np.clip(resize_layout(lay_vals, n_mel, pack.layout_cfg.bands), 0.0, 1.0)
+    vae = getattr(pack, "vae", None)
+    # G's grid: the mel frames, or ceil(n_mel / f) latent frames at mel rate / f with a VAE
+    f = int(vae.f) if vae is not None else 1
+    n_g, fr_g = (n_mel, fr_mel) if vae is None else (int(np.ceil(n_mel / f)), fr_mel / f)
+    lay_mel = np.clip(resize_layout(lay_vals, n_g, pack.layout_cfg.bands), 0.0, 1.0)
 
     s0 = int(np.ceil(a * feats.sem_rate - 1e-6))
     sem = torch.from_numpy(feats.cls[s0:]) if s0 < feats.cls.shape[0] else torch.from_numpy(feats.cls[-1:])
@@ -213,17 +244,23 @@ def generate(request: GenerationRequest, pack: Pack | Any, cancel: CancelToken |
     sampling = pack.sampling
     win_s = float(pack.manifest.get("window_seconds", 4.0))
     ov_s = float(pack.manifest.get("overlap_seconds", 1.0))
+    if vae is None:
+        x0_clip = tuple(pack.manifest.get("x0_clip", (-1.0, 1.3)))
+    else:
+        from engine.models.mel_vae import DEFAULT_LATENT_X0_CLIP
+
+        x0_clip = tuple(pack.manifest["vae"].get("x0_clip", DEFAULT_LATENT_X0_CLIP))
     spec = SampleSpec(
-        n_frames=n_mel,
-        frame_rate=fr_mel,
-        window=int(round(win_s * fr_mel)),
-        overlap=int(round(ov_s * fr_mel)),
+        n_frames=n_g,
+        frame_rate=fr_g,
+        window=int(round(win_s * fr_g)),
+        overlap=int(round(ov_s * fr_g)),
         steps=int(request.steps),
         guidance=float(request.guidance),
         text_guidance=float(request.text_guidance),
         layout_strength=float(request.layout_strength),
         scheduler=request.scheduler or sampling["scheduler"],
-        x0_clip=tuple(pack.manifest.get("x0_clip", (-1.0, 1.3))),
+        x0_clip=x0_clip,
     )
     text = _text_embedding(request.prompt)
     negative = _text_embedding(request.negative_prompt)
@@ -242,14 +279,32 @@ def generate(request: GenerationRequest, pack: Pack | Any, cancel: CancelToken |
         negative=negative,
         cancel=cancel,
     )
-    log_mel = (x.transpose(1, 2) * float(mel_norm["scale"]) + float(mel_norm["center"])).float()
+    if vae is None:
+        log_mel = (x.transpose(1, 2) * float(mel_norm["scale"]) + float(mel_norm["center"])).float()
+    else:
+        yield Progress("vae decode", 0, len(seeds))
+        parts = []
+        with torch.no_grad():
+            for k in range(len(seeds)):  # one take at a time bounds the 2-D decoder's memory
+                if cancel is not None:
+                    cancel.check()
+                p = next(vae.model.parameters())
+                parts.append(vae.decode(x[k : k + 1].to(p.device, p.dtype), n_mel).float().cpu())
+                yield Progress("vae decode", k + 1, len(seeds))
+        log_mel = torch.cat(parts)
     voc = vocoder_for(pack)
+    batched = bool(getattr(voc, "batched", False))
+    voc_audio = None
+    if batched:  # neural vocoder: every take in one call (deterministic, so no per-take seed)
+        yield Progress("vocoder", 0, len(seeds))
+        voc_audio = voc(log_mel)
     takes: list[Take] = []
     for k, s in enumerate(seeds):
         if cancel is not None:
             cancel.check()
-        yield Progress("vocoder", k, len(seeds))
-        audio = voc(log_mel[k], seed=s)[:n_samples]
+        if not batched:
+            yield Progress("vocoder", k, len(seeds))
+        audio = (voc_audio[k] if voc_audio is not None else voc(log_mel[k], seed=s))[:n_samples]
         if len(audio) < n_samples:
             audio = np.pad(audio, (0, n_samples - len(audio)))
         peak = float(np.max(np.abs(audio))) if audio.size else 0.0

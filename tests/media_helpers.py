@@ -309,3 +309,22 @@ def no_write_dir(tmp_path) -> Path:
 
 def is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def synthetic_records(n: int, seed: int = 0) -> list:
+    """Training records (engine.train.data.Record): 2 s clips at 25 fps / 100 mel fps where a
+    white flash and a mid-band burst happen together; every other clip has a prompt."""
+    from engine.train.data import Record
+
+    rng = np.random.default_rng(seed)
+    recs = []
+    for i in range(n):
+        f = 50
+        frames = np.full((f, 32, 32, 3), 40, np.uint8)
+        mel = np.full((f * 4, 64), np.log(1e-5), np.float32)
+        for t in rng.integers(0, f - 6, 2):
+            frames[t : t + 2, 8:24, 8:24] = 250
+            mel[t * 4 : t * 4 + 16, 12:40] = 0.5
+        recs.append(Record(f"s{i}", frames, mel, np.array([1.0, float(i % 2)], np.float32),
+                           "a knock on wood" if i % 2 else ""))
+    return recs

@@ -1,4 +1,5 @@
-"""``v2a pack list|verify|install``: see, check and install model packs (docs/PACKS.md)."""
+"""``v2a pack list|verify|install|add-vocoder``: see, check, install and extend model packs
+(docs/PACKS.md)."""
 
 from __future__ import annotations
 
@@ -60,6 +61,15 @@ def _install(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_vocoder(args: argparse.Namespace) -> int:
+    from engine.packs.vocoder import add_vocoder
+
+    d = add_vocoder(args.pack, args.vocoder, out_dir=args.output, in_place=args.in_place, name=args.name,
+                    force=args.force)
+    print(f"wrote pack {d} (vocoder: hifigan from {args.vocoder})")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("pack", help="list, verify and install model packs")
     sub = p.add_subparsers(dest="pack_command", metavar="ACTION", required=True)
@@ -81,3 +91,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pi.add_argument("--dest", default=None, help="pack folder to install into (default: user packs)")
     pi.add_argument("--quiet", action="store_true", help="no progress bar")
     pi.set_defaults(func=_install)
+
+    pa = sub.add_parser(
+        "add-vocoder",
+        help="copy a pack with a HiFi-GAN vocoder from a local folder (AudioLDM/AudioLDM2 vocoder/ or a trained run)",
+    )
+    pa.add_argument("pack", help="pack name or folder")
+    pa.add_argument("vocoder", help="folder with config.json + model.safetensors (or diffusion_pytorch_model.safetensors)")
+    pa.add_argument("-o", "--output", default=None, help="new pack folder (default: PACK-hifigan beside the pack)")
+    pa.add_argument("--in-place", action="store_true", help="replace the input pack instead of writing a new one")
+    pa.add_argument("--name", default=None, help="name of the new pack (default: its folder name)")
+    pa.add_argument("--force", action="store_true", help="replace an existing pack at --output")
+    pa.set_defaults(func=_add_vocoder)

@@ -1,6 +1,9 @@
 """``v2a train``: train the diffusion pack's stages and export a pack (docs/DIFFUSION.md).
 
     v2a train --stage prep|layout|generator|joint|all --data data/ --out runs/starter [--steps N]
+    v2a train --stage vocoder --data data/ --out runs/starter [--steps N]   (HiFi-GAN on data/sfx)
+    v2a train --stage vae --data data/ --out runs/starter [--steps N]       (mel AutoencoderKL on data/sfx)
+        (run before the generator stage: G then trains on the VAE's latent and export packs the VAE)
     v2a train --stage export --out runs/starter --pack-out resources/packs/starter
 
 Stages run through Hugging Face accelerate (``accelerate launch -m engine.cli.main train ...``
@@ -15,8 +18,8 @@ from pathlib import Path
 
 from engine.errors import OutputError
 
-STAGE_CHOICES = ("prep", "layout", "layout_head", "generator", "joint", "all", "export")
-DEFAULT_LR = {"layout": 5e-4, "layout_head": 5e-4, "generator": 4e-4, "joint": 2e-4}
+STAGE_CHOICES = ("prep", "layout", "layout_head", "generator", "joint", "vocoder", "vae", "all", "export")
+DEFAULT_LR = {"layout": 5e-4, "layout_head": 5e-4, "generator": 4e-4, "joint": 2e-4, "vocoder": 1e-3, "vae": 4e-4}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,6 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--generator-steps", type=int, default=1000)
     p.add_argument("--joint-steps", type=int, default=200)
     p.add_argument("--layout-head-steps", type=int, default=500)
+    p.add_argument("--vocoder-steps", type=int, default=2000)
+    p.add_argument("--segment", type=int, default=8000, help="vocoder: samples per training crop")
+    p.add_argument("--vae-steps", type=int, default=2000)
+    p.add_argument("--vae-frames", type=int, default=256, help="vae: mel frames per training window")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--seed", type=int, default=0)
@@ -65,12 +72,21 @@ def run(args: argparse.Namespace) -> int:
                 raise OutputError("no rendered clips (run `v2a data clips` first)", root / "clips")
             prepare_run(root, out, nets, max_clips=args.max_clips, quiet=args.quiet)
             continue
+        if stage == "vocoder":
+            summaries.append(_train_vocoder(args, out))
+            print(json.dumps(summaries[-1]))
+            continue
+        if stage == "vae":
+            summaries.append(_train_vae(args, out))
+            print(json.dumps(summaries[-1]))
+            continue
         if stage == "export":
             if not args.pack_out:
                 raise OutputError("--stage export needs --pack-out DIR")
             run_ = Run(out)
             training = {}
-            for st in ("layout", "layout_head", "generator", "joint"):
+            # the VAE's summary only when G runs on it (a mel run's pack stays as it was)
+            for st in ("layout", "layout_head", "generator", "joint", "vocoder") + (("vae",) if run_.latent else ()):
                 f = out / st / "summary.json"
                 if f.is_file():
                     training[st] = json.loads(f.read_text())
@@ -90,3 +106,46 @@ def run(args: argparse.Namespace) -> int:
         summaries.append(s)
         print(json.dumps(s))
     return 0
+
+
+def _train_vocoder(args: argparse.Namespace, out: Path) -> dict:
+    """The vocoder stage: recordings of the library's train split (val split for the held-out loss)."""
+    from engine.data import data_root
+    from engine.models.hifigan import STARTER_CONFIG, TINY_CONFIG
+    from engine.train.vocoder import VocoderTrainConfig, library_recordings, train_vocoder
+
+    root = data_root(args.data)
+    train = library_recordings(root, "train")
+    val = library_recordings(root, "val")
+    if args.max_clips:
+        train, val = train[: args.max_clips], val[: args.max_clips]
+    cfg = VocoderTrainConfig(
+        out=out, steps=args.steps if args.steps is not None else args.vocoder_steps, batch=args.batch,
+        lr=args.lr or DEFAULT_LR["vocoder"], seed=args.seed, segment=args.segment, ckpt_every=args.ckpt_every,
+        resume=not args.no_resume, threads=args.threads, quiet=args.quiet,
+    )
+    return train_vocoder(cfg, STARTER_CONFIG if args.config == "starter" else TINY_CONFIG, train, val or None)
+
+
+def _train_vae(args: argparse.Namespace, out: Path) -> dict:
+    """The mel VAE stage (same recordings as the vocoder); the run's mel_norm when it has one."""
+    from engine.data import data_root
+    from engine.models.mel_vae import STARTER_VAE_CONFIG, TINY_VAE_CONFIG
+    from engine.train.vae import VaeTrainConfig, train_vae
+    from engine.train.vocoder import library_recordings
+
+    root = data_root(args.data)
+    train = library_recordings(root, "train")
+    val = library_recordings(root, "val")
+    if args.max_clips:
+        train, val = train[: args.max_clips], val[: args.max_clips]
+    norm = None
+    if (out / "manifest.json").is_file():
+        norm = json.loads((out / "manifest.json").read_text()).get("mel_norm")
+    cfg = VaeTrainConfig(
+        out=out, steps=args.steps if args.steps is not None else args.vae_steps, batch=args.batch,
+        lr=args.lr or DEFAULT_LR["vae"], seed=args.seed, frames=args.vae_frames, ckpt_every=args.ckpt_every,
+        resume=not args.no_resume, threads=args.threads, quiet=args.quiet,
+    )
+    return train_vae(cfg, STARTER_VAE_CONFIG if args.config == "starter" else TINY_VAE_CONFIG, train, val or None,
+                     mel_norm=norm)

@@ -39,8 +39,8 @@ def tokens_per_window(window_s: float, sem_rate: float) -> int:
 
 @dataclass
 class SampleSpec:
-    n_frames: int  # mel frames to produce
-    frame_rate: float  # mel frames per second
+    n_frames: int  # G frames to produce: mel frames, or latent frames on a VAE pack
+    frame_rate: float  # G frames per second (mel rate, or mel rate / f on a VAE pack)
     window: int  # frames per window (the training crop)
     overlap: int  # frames of overlap between windows
     steps: int = 25
@@ -65,9 +65,9 @@ def sample(
     negative: torch.Tensor | None = None,
     cancel: CancelToken | None = None,
 ) -> Job[torch.Tensor]:
-    """Returns normalised mels [K, C, n_frames] for the K ``seeds``.
+    """Returns G's samples [K, C, n_frames] (normalised mels, or VAE latents) for the K ``seeds``.
 
-    ``layout`` [n_frames, bands] in [0, 1] at the mel frame rate (None = no layout);
+    ``layout`` [n_frames, bands] in [0, 1] at G's frame rate (None = no layout);
     ``sem`` [Ns, cls_dim] visual CLS features at ``sem_rate`` per second from t = 0;
     ``text`` / ``negative`` [text_dim] prompt embeddings or None.
     """

@@ -30,12 +30,14 @@ from engine.packs.locations import (
     pack_roots,
     user_root,
 )
+from engine.packs.vocoder import add_vocoder
 
 __all__ = [
     "DEFAULT_PACK",
     "FORMAT_VERSION",
     "MANIFEST",
     "PackInfo",
+    "add_vocoder",
     "check_state_dict",
     "classify_source",
     "default_install_root",

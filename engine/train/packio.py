@@ -13,6 +13,7 @@ from engine.audio.layout import LayoutConfig
 from engine.audio.mel import MelConfig
 from engine.diffusion.schedulers import DEFAULT_SCHEDULE
 from engine.models import NETWORKS, build_networks, consistent_configs, param_count
+from engine.models.mel_vae import TINY_VAE_CONFIG, latent_unet_config
 from engine.text import TEXT_DIM, TEXT_ENCODER_ID
 
 #: The starter pack's architecture (sized for ~5 s per 10 s clip on 2 CPU cores).
@@ -37,6 +38,12 @@ TINY_NETWORKS: dict[str, dict[str, Any]] = {
     "unet": {"in_channels": 64, "out_channels": 64, "channels": [16, 32], "layers_per_level": 1,
              "cross_attn_levels": [False, True], "token_dim": 32, "heads": 2, "time_embed_dim": 32,
              "groups": 4, "kernel_size": 3, "frame_rate": 100.0},
+}
+
+#: The tiny configuration with G on the latent of ``TINY_VAE_CONFIG`` (128 channels at 50 frames/s).
+TINY_LATENT_NETWORKS: dict[str, dict[str, Any]] = {
+    **TINY_NETWORKS, "unet": latent_unet_config(TINY_NETWORKS["unet"], TINY_VAE_CONFIG, MelConfig().n_mels,
+                                                MelConfig().frames_per_second),
 }
 
 
@@ -84,8 +91,10 @@ def export_pack(
     nets: dict[str, torch.nn.Module],
     half: bool = False,
     extra_files: dict[str, str | bytes | Path] | None = None,
+    extra_weights: dict[str, dict[str, torch.Tensor]] | None = None,
 ) -> Path:
-    """Write the pack (atomic, sha256 per file). ``half`` stores fp16 weights (loaded as fp32)."""
+    """Write the pack (atomic, sha256 per file). ``half`` stores fp16 weights (loaded as fp32);
+    ``extra_weights`` (e.g. the vocoder) are written as given."""
     from engine.packs import write_pack
 
     man = dict(manifest)
@@ -94,16 +103,34 @@ def export_pack(
     for name, (fname, _) in NETWORKS.items():
         sd = nets[name].state_dict()
         weights[fname] = {k: (v.half() if half and v.is_floating_point() else v) for k, v in sd.items()}
+    for fname, tensors in (extra_weights or {}).items():
+        weights[fname] = dict(tensors)
+        man["param_counts"][fname.split(".")[0]] = sum(v.numel() for k, v in tensors.items() if k not in ("mean", "scale"))
     return write_pack(out_dir, man, weights, extra_files=extra_files)
 
 
-def random_pack(out_dir: str | Path, networks: dict[str, dict[str, Any]] | None = None, seed: int = 0, **kw: Any) -> Path:
-    """A pack with random weights (tests, benchmarks of speed)."""
+def random_pack(out_dir: str | Path, networks: dict[str, dict[str, Any]] | None = None, seed: int = 0,
+                vae_config: dict[str, Any] | None = None, **kw: Any) -> Path:
+    """A pack with random weights (tests, benchmarks of speed). With ``vae_config`` it is a
+    latent pack: a random VAE of that config and G on its latent (``TINY_LATENT_NETWORKS``
+    when ``networks`` is not given)."""
     torch.manual_seed(seed)
-    nets_cfg = networks or TINY_NETWORKS
+    if vae_config is None:
+        nets_cfg = networks or TINY_NETWORKS
+        manifest = base_manifest(nets_cfg, **kw)
+        nets = build_networks(manifest["networks"])
+        return export_pack(out_dir, manifest, nets)
+    from engine.models.mel_vae import build_vae, clean_vae_config, pack_vae_entry
+
+    mel = MelConfig()
+    cfg = clean_vae_config(vae_config, "vae_config")
+    nets_cfg = copy.deepcopy(networks or TINY_NETWORKS)
+    nets_cfg["unet"] = latent_unet_config(nets_cfg["unet"], cfg, mel.n_mels, mel.frames_per_second)
     manifest = base_manifest(nets_cfg, **kw)
     nets = build_networks(manifest["networks"])
-    return export_pack(out_dir, manifest, nets)
+    vae = build_vae(cfg)
+    manifest["vae"] = pack_vae_entry(cfg, mel.n_mels)
+    return export_pack(out_dir, manifest, nets, extra_weights={"vae.safetensors": vae.state_dict()})
 
 
 def window_frames(manifest: dict[str, Any]) -> int:

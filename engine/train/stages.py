@@ -10,6 +10,11 @@
 - ``layout_head``: T alone on the frozen visual encoder's cached features (cheap: no ViT
   backward), so T can keep training on a CPU while the generator trains in another process.
 
+Latent G: when ``OUT/vae`` holds a trained mel VAE (``v2a train --stage vae``) and G has not
+been trained yet, the generator stage switches the run to the VAE's latent (``Run.enable_vae``):
+the VAE is frozen into ``OUT/nets/vae.safetensors``, the manifest gets a ``"vae"`` entry and
+G's config the latent channels / frame rate; x0 = ``MelVAE.encode`` of each batch's mel crop.
+
 Runs on one CPU, one GPU or ``accelerate launch`` on many. Fixed seeds (the batch of step
 ``k`` depends only on (seed, k), so a resumed run continues identically), checkpoints in
 safetensors (weights and the optimizer state; no pickles), a loss log in jsonl, a progress
@@ -20,6 +25,7 @@ bar. Layout of a run folder::
     OUT/prep/text_<split>.npy      prompt embeddings (MiniLM)
     OUT/prep/sem_<split>.npz       visual features after the layout stage
     OUT/nets/<net>.safetensors     the current weights of every network
+    OUT/nets/vae.safetensors       the frozen VAE G is trained on (latent runs only)
     OUT/<stage>/ckpt/...           resumable checkpoint;  OUT/<stage>/log.jsonl  losses
 """
 
@@ -40,7 +46,7 @@ import torch.nn.functional as F
 from engine.audio.layout import LayoutConfig, resize_layout
 from engine.diffusion.sampler import tokens_per_window, window_tokens
 from engine.diffusion.schedulers import training_scheduler
-from engine.models import NETWORKS, build_networks
+from engine.models import NETWORKS, build_networks, consistent_configs
 from engine.train.data import ClipSet, layout_target
 
 STAGES = ("layout", "generator", "joint", "layout_head")
@@ -82,6 +88,97 @@ class Run:
         self.manifest = json.loads(mpath.read_text())
         self.nets = build_networks(self.manifest["networks"])
         self.load_nets()
+        self._vae: Any = None
+
+    # ---- latent G (the run's frozen mel VAE) ------------------------------------------------
+    @property
+    def latent(self) -> bool:
+        """True when G is trained on the VAE's latents (the manifest has a "vae" entry)."""
+        return "vae" in self.manifest
+
+    @property
+    def mel_rate(self) -> float:
+        """Mel frames per second (G's frame rate times the VAE's downsampling on a latent run)."""
+        f = int(self.manifest["vae"]["downsample"]) if self.latent else 1
+        return float(self.nets["unet"].config["frame_rate"]) * f
+
+    @property
+    def vae(self) -> Any:
+        """The frozen ``MelVAE`` of a latent run (loaded once), else None."""
+        if not self.latent:
+            return None
+        if self._vae is None:
+            from safetensors.torch import load_file
+
+            from engine.models.mel_vae import MelVAE, build_vae
+
+            path = self.out / "nets" / self.manifest["vae"]["file"]
+            if not path.is_file():
+                raise FileNotFoundError(f"{path}: the run's G is latent but its VAE is missing")
+            model = build_vae(self.manifest["vae"]["config"])
+            model.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
+            model.requires_grad_(False)
+            self._vae = MelVAE(model.eval(), self.manifest["mel_norm"])
+        return self._vae
+
+    def enable_vae(self, quiet: bool = True) -> bool:
+        """Switch G to the latent of ``OUT/vae`` if there is a trained VAE and G is untrained.
+
+        Returns whether G is latent. A G already trained on mels stays on mels (switching
+        would throw its weights away); the VAE is copied into ``nets/`` so that continuing the
+        vae stage later cannot change the latent space G learned."""
+        import shutil
+
+        from safetensors.torch import load_file
+
+        from engine.models.mel_vae import clean_vae_config, latent_unet_config, pack_vae_entry
+
+        if self.latent:
+            return True
+        src = self.out / "vae"
+        if not (src / "model.safetensors").is_file() or not (src / "config.json").is_file():
+            return False
+        if (self.out / "nets" / NETWORKS["unet"][0]).is_file():
+            if not quiet:
+                print(f"note: {src} exists but G was already trained on mels; it keeps training on mels")
+            return False
+        cfg = clean_vae_config(json.loads((src / "config.json").read_text()), src / "config.json")
+        n_mels = int(self.manifest["audio"]["n_mels"])
+        mel_rate = float(self.nets["unet"].config["frame_rate"])
+        win = int(round(float(self.manifest["window_seconds"]) * mel_rate))
+        nets_cfg = dict(self.manifest["networks"])
+        nets_cfg["unet"] = latent_unet_config(nets_cfg["unet"], cfg, n_mels, mel_rate, window_frames=win)
+        (self.out / "nets").mkdir(exist_ok=True)
+        tmp = self.out / "nets" / f"vae.safetensors.{os.getpid()}.tmp"
+        shutil.copyfile(src / "model.safetensors", tmp)
+        load_file(str(tmp))  # readable before the run depends on it
+        tmp.replace(self.out / "nets" / "vae.safetensors")
+        man = {**self.manifest, "networks": consistent_configs(nets_cfg), "vae": pack_vae_entry(cfg, n_mels)}
+        self.manifest = man
+        self._vae = None
+        self.nets["unet"] = build_networks(man["networks"])["unet"]
+        man["vae"]["x0_clip"] = self._latent_range()
+        mtmp = self.out / f"manifest.json.{os.getpid()}.tmp"
+        mtmp.write_text(json.dumps(man, indent=1))
+        mtmp.replace(self.out / "manifest.json")
+        if not quiet:
+            u = man["networks"]["unet"]
+            print(f"G runs on the VAE latent of {src}: {u['in_channels']} channels at {u['frame_rate']:g} frames/s")
+        return True
+
+    def _latent_range(self, n_clips: int = 8) -> list[float]:
+        """Range the sampler clips guided x0 to on latents: the training latents' min..max,
+        widened by a quarter of the span (the mel path's [-1, 1.3] plays the same role)."""
+        cs = self.clipset("train")
+        lo, hi = np.inf, -np.inf
+        with torch.no_grad():
+            for i in range(min(n_clips, len(cs))):
+                z = self.vae.encode(torch.from_numpy(np.ascontiguousarray(cs.clip(i)[1]))[None])
+                lo, hi = min(lo, float(z.min())), max(hi, float(z.max()))
+        if not np.isfinite(lo):
+            return [-6.0, 6.0]
+        pad = 0.25 * (hi - lo)
+        return [round(lo - pad, 4), round(hi + pad, 4)]
 
     @property
     def layout_cfg(self) -> LayoutConfig:
@@ -266,7 +363,7 @@ class _Batcher:
         self.fr = float(m["features"]["frame_rate"])
         self.stride = int(m["features"]["semantic_stride"])
         self.win_f = int(round(float(m["window_seconds"]) * self.fr))
-        self.mel_per_frame = int(round(run.nets["unet"].config["frame_rate"] / self.fr))
+        self.mel_per_frame = int(round(run.mel_rate / self.fr))
         self.layout_cfg = run.layout_cfg
         self.cols = int(round(float(m["window_seconds"]) * float(m["layout"]["columns_per_second"])))
         self.norm = m["mel_norm"]
@@ -350,6 +447,8 @@ def train_stage(run: Run, stage: str, cfg: TrainConfig) -> dict[str, Any]:
         raise ValueError(f"unknown stage {stage!r}; one of {STAGES}")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    if stage in ("generator", "joint"):
+        run.enable_vae(quiet=cfg.quiet)  # before the optimizer: it may rebuild G for the latent
     acc = Accelerator(cpu=not torch.cuda.is_available())
     names = TRAINABLE[stage]
     for n, m in run.nets.items():
@@ -438,7 +537,14 @@ def train_stage(run: Run, stage: str, cfg: TrainConfig) -> dict[str, Any]:
 def _generator_loss(run, b, cfg, rng, g, sched, n_train_t, stage, stride):
     bsz = b["mel"].shape[0]
     norm = run.manifest["mel_norm"]
-    x0 = (torch.from_numpy(b["mel"]).transpose(1, 2) - float(norm["center"])) / float(norm["scale"])
+    if run.latent:  # x0 = the frozen VAE's latent of the mel crop, [B, C*M, T/f]
+        with torch.no_grad():
+            x0 = run.vae.encode(torch.from_numpy(b["mel"])).float()
+    else:
+        x0 = (torch.from_numpy(b["mel"]).transpose(1, 2) - float(norm["center"])) / float(norm["scale"])
+    mult = int(getattr(run.nets["unet"], "length_multiple", 1))
+    if x0.shape[-1] % mult:  # the U-Net needs a multiple of its length multiple (odd latent crops)
+        x0 = x0[..., : x0.shape[-1] // mult * mult]
     t_len = x0.shape[-1]
     bands = run.layout_cfg.bands
     lays = []
@@ -512,4 +618,20 @@ def export_run(run: Run, pack_dir: Path, half: bool = True, name: str | None = N
         man["name"] = name
     if training:
         man["training"] = training
-    return export_pack(pack_dir, man, run.nets, half=half)
+    extra_weights = {}
+    voc_dir = run.out / "vocoder"
+    if (voc_dir / "model.safetensors").is_file() and (voc_dir / "config.json").is_file():
+        # the run trained a vocoder (v2a train --stage vocoder): the pack uses it (fp32 on disk)
+        from engine.models.hifigan import load_tensors, model_from_tensors, read_vocoder_folder
+
+        cfg, wpath = read_vocoder_folder(voc_dir)
+        voc = model_from_tensors(cfg, load_tensors(wpath), wpath)
+        man["vocoder"] = {"kind": "hifigan", "file": "vocoder.safetensors", "config": cfg}
+        extra_weights["vocoder.safetensors"] = voc.state_dict()
+    if run.latent:  # G runs on the run's frozen VAE: the pack carries it (fp32, "vae" entry)
+        from safetensors.torch import load_file
+
+        entry = dict(man["vae"])
+        extra_weights[entry["file"]] = load_file(str(run.out / "nets" / entry["file"]))
+        man["vae"] = entry
+    return export_pack(pack_dir, man, run.nets, half=half, extra_weights=extra_weights)

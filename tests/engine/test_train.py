@@ -7,9 +7,10 @@ import json
 
 import numpy as np
 import pytest
+from media_helpers import synthetic_records
 
 from engine.audio.layout import LayoutConfig
-from engine.train.data import ClipSet, Record, layout_target
+from engine.train.data import ClipSet, layout_target
 from engine.train.packio import TINY_NETWORKS, base_manifest
 from engine.train.stages import (
     Run,
@@ -19,22 +20,6 @@ from engine.train.stages import (
     prepare_from_clipsets,
     train_stage,
 )
-
-
-def synthetic_records(n: int, seed: int = 0) -> list[Record]:
-    """Clips where a white flash and a mid-band burst happen together (25 fps, 100 mel fps)."""
-    rng = np.random.default_rng(seed)
-    recs = []
-    for i in range(n):
-        f = 50
-        frames = np.full((f, 32, 32, 3), 40, np.uint8)
-        mel = np.full((f * 4, 64), np.log(1e-5), np.float32)
-        for t in rng.integers(0, f - 6, 2):
-            frames[t : t + 2, 8:24, 8:24] = 250
-            mel[t * 4 : t * 4 + 16, 12:40] = 0.5
-        recs.append(Record(f"s{i}", frames, mel, np.array([1.0, float(i % 2)], np.float32),
-                           "a knock on wood" if i % 2 else ""))
-    return recs
 
 
 @pytest.fixture(scope="module")
