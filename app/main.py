@@ -10,6 +10,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 SHOT_SIZE = (1600, 900)
 
@@ -96,6 +97,28 @@ def _selftest_preflight(argv: list[str]) -> str | None:
     return None
 
 
+def schedule_engine_start(win: Any, with_clip: bool) -> None:
+    """Start the engine worker process without blocking, so the first generation is warm.
+
+    With a clip being opened it waits for the clip's first frame (or 5 s): on two cores the
+    worker's torch import would otherwise compete with the first decode."""
+    from PySide6.QtCore import QTimer
+
+    started = False
+
+    def start(*_args: object) -> None:
+        nonlocal started
+        if not started:
+            started = True
+            win.engine.start(win.doc.project.params.pack)
+
+    if with_clip:
+        win.viewer.frame_shown.connect(start)
+        QTimer.singleShot(5000, start)  # a clip that never shows a frame must not keep it cold
+    else:
+        QTimer.singleShot(0, start)
+
+
 def main(argv: list[str] | None = None) -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
     if "--selftest" in raw:  # offscreen end-to-end check of this install (packaging/smoke_test.sh)
@@ -134,9 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     win = MainWindow(autosave=not shot, interactive=not shot)
     win.resize(*SHOT_SIZE)
     win.show()
-    # The engine worker process starts now (non-blocking), so the first generation is warm.
-    QTimer.singleShot(0, lambda: win.engine.start(win.doc.project.params.pack))
-    state = {"rc": 1, "settled": None, "failed": False}
+    state = {"rc": 1, "settled": None, "failed": False, }
     if shot:
         def fail(_title: str, message: str) -> None:
             # Nobody can click a dialog in a scripted run: one line on stderr, no PNG, exit 2.
@@ -149,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     if not shot:
         QTimer.singleShot(0, win.offer_recovery)
         QTimer.singleShot(0, lambda: _show_startup_messages(win))
+    schedule_engine_start(win, with_clip=bool(args.file))
     if args.file:
         QTimer.singleShot(0, lambda: win.open_path(args.file))
     if not shot:

@@ -9,7 +9,7 @@ with keyframes every 2 s (a typical camera/export GOP, so random seeks decode up
 
 - launch: a fresh process (`python -c`), timed from before `import PySide6` to the first
   decoded frame painted in the viewer, with the clip given on the command line path; the
-  engine worker process starts right after the window is shown, as in app.main.
+  engine worker process starts after the clip's first frame, as in app.main.
 - seek: random playhead jumps; time until the viewer shows the frame (decode + convert +
   paint), median and p95; and sequential single-frame steps (→ key).
 - paint: one mouse-move event of a brush drag on a layout lane, dispatched through the real
@@ -87,7 +87,8 @@ def bench_launch(clip: Path, repeats: int = 3) -> dict:
         "load_style(app)\n"
         "w = MainWindow(autosave=False, interactive=False); w.resize(1600, 900); w.show()\n"
         "t_win = time.perf_counter()\n"
-        "w.engine.start(w.doc.project.params.pack)\n"  # as app.main: the worker starts with the window
+        "from app.main import schedule_engine_start\n"
+        "schedule_engine_start(w, with_clip=True)\n"  # as app.main: the worker starts after the first frame
         f"w.open_path({str(clip)!r})\n"
         "def poll():\n"
         "    if w.viewer.has_frame:\n"
