@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     win = MainWindow(autosave=not shot, interactive=not shot)
     win.resize(*SHOT_SIZE)
     win.show()
-    state = {"rc": 1, "settled": None, "failed": False, }
+    state = {"rc": 1, "settled": None, "failed": False}
     if shot:
         def fail(_title: str, message: str) -> None:
             # Nobody can click a dialog in a scripted run: one line on stderr, no PNG, exit 2.

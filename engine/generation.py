@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from engine.audio.layout import LayoutConfig, resize_layout
+from engine.audio.layout import mel_norm as default_mel_norm
 from engine.audio.mel import MelConfig
 from engine.errors import LayoutError, PackError
 from engine.progress import CancelToken, Job, Progress
@@ -265,7 +266,7 @@ def generate(request: GenerationRequest, pack: Pack | Any, cancel: CancelToken |
     text = _text_embedding(request.prompt)
     negative = _text_embedding(request.negative_prompt)
     seeds = [int(request.seed) + k for k in range(int(request.takes))]
-    mel_norm = pack.manifest.get("mel_norm", {"center": -4.5, "scale": 7.0})
+    mel_norm = pack.manifest.get("mel_norm") or default_mel_norm()
     x = yield from sample(
         pack.net("unet"),
         pack.net("cond"),

@@ -82,3 +82,11 @@ def timecode(t: float, fps: Rate) -> str:
     ff = frame % nominal
     total_s = frame // nominal
     return f"{total_s // 3600:02d}:{(total_s // 60) % 60:02d}:{total_s % 60:02d}:{ff:02d}"
+
+
+def format_duration(seconds: float) -> str:
+    """A running time as editors read it: ``m:ss`` (``h:mm:ss`` past an hour)."""
+    s = max(0, int(round(seconds)))
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from engine.timebase import format_duration
+
 # Rough share of one lane's work per stage (measured on the starter pack, CPU): sampling
 # dominates; unknown stages count as DEFAULT_WEIGHT.
 STAGE_WEIGHTS: dict[str, float] = {
@@ -44,14 +46,6 @@ def _weight(name: str) -> float:
         if name.startswith(key):
             return w
     return DEFAULT_WEIGHT
-
-
-def format_duration(seconds: float) -> str:
-    """``m:ss`` (``h:mm:ss`` past an hour), as editors read running times."""
-    s = max(0, int(round(seconds)))
-    h, rem = divmod(s, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 class JobEta:

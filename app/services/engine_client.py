@@ -263,7 +263,7 @@ class EngineClient(QObject):
     _warm = Signal(str)
     _stop = Signal()
     job_started = Signal(int, str)  # id, label
-    job_progress = Signal(int, str, float, float)  # id, stage, fraction, eta seconds (-1 unknown)
+    job_progress = Signal(int, str, float)  # id, stage, fraction of that stage
     job_finished = Signal(int, object)
     job_failed = Signal(int, str)
     job_cancelled = Signal(int)
@@ -288,10 +288,8 @@ class EngineClient(QObject):
         self._thread.start()
         self._ids = itertools.count(1)
         self._tokens: dict[int, CancelToken] = {}
-        self._started: dict[int, float] = {}
         self._callbacks: dict[int, tuple[Callable | None, Callable | None]] = {}
         self.current: int | None = None
-        self._stage: tuple[tuple[int, str] | None, float] = (None, 0.0)
         self.devices: dict[str, str] = {}  # pack → device it was loaded on, in the worker
         self._shut = False
 
@@ -323,7 +321,6 @@ class EngineClient(QObject):
         job_id = next(self._ids)
         token = CancelToken()
         self._tokens[job_id] = token
-        self._started[job_id] = time.monotonic()
         self._callbacks[job_id] = (on_done, on_error)
         was_busy = len(self._tokens) > 1
         self.current = job_id
@@ -343,7 +340,6 @@ class EngineClient(QObject):
 
     def _finish(self, job_id: int) -> tuple[Callable | None, Callable | None]:
         self._tokens.pop(job_id, None)
-        self._started.pop(job_id, None)
         cbs = self._callbacks.pop(job_id, (None, None))
         if not self._tokens:
             self.current = None
@@ -354,18 +350,8 @@ class EngineClient(QObject):
         self.devices[pack] = device
 
     def _on_progress(self, job_id: int, p: Progress) -> None:
-        # Engines report per stage (decoding, features, sampling, vocoder), each 0..total, so the
-        # estimate extrapolates the current stage from when it started.
-        now = time.monotonic()
-        key = (job_id, p.stage)
-        if self._stage[0] != key:
-            self._stage = (key, now)
-        eta = -1.0
-        if 0 < p.fraction < 1:
-            el = now - self._stage[1]
-            if el > 0.2:
-                eta = el / p.fraction * (1 - p.fraction)
-        self.job_progress.emit(job_id, p.stage, p.fraction, eta)
+        # The whole-job time estimate is the generation panel's (app.model.eta.JobEta).
+        self.job_progress.emit(job_id, p.stage, p.fraction)
 
     def _on_done(self, job_id: int, result: object) -> None:
         on_done, _ = self._finish(job_id)

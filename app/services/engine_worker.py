@@ -36,7 +36,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.errors import Cancelled, PackError, V2AError
-from engine.progress import CancelToken, Progress
+from engine.progress import CancelToken, Progress, run_to_completion
 
 log = logging.getLogger(__name__)
 
@@ -93,16 +93,13 @@ def run_job(fn: JobFn, ctx: EngineContext, token: CancelToken,
     token.check()
     result = fn(ctx, token)
     if inspect.isgenerator(result):
-        gen = result
-        while True:
-            try:
-                p = next(gen)
-            except StopIteration as stop:
-                result = stop.value
-                break
-            token.check()
+
+        def step(p: object) -> None:
+            token.check()  # between steps: a cancelled job stops at its next yield
             if isinstance(p, Progress):
                 on_progress(p)
+
+        result = run_to_completion(result, step)
     token.check()
     return result
 

@@ -163,32 +163,22 @@ class ThumbnailServer(QObject):
 
 
 class ClipAnalyzer(QObject):
-    """Thumbnails for the timeline strip and a motion curve, computed once per clip."""
+    """The clip's motion curve (for snapping to motion peaks), computed once per clip."""
 
-    thumbnails_ready = Signal(object)  # list[(t, QImage)]
     motion_ready = Signal(object, object)  # times, curve
 
-    def __init__(self, path: str, duration: float, n_thumbs: int = 24, thumb_h: int = 54) -> None:
+    def __init__(self, path: str, duration: float) -> None:
         super().__init__()
-        self.path, self.duration, self.n_thumbs, self.thumb_h = path, duration, n_thumbs, thumb_h
+        self.path, self.duration = path, duration
         self._cancel = False
         self._thread = threading.Thread(target=self._run, name="v2a-analyze", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         from engine.errors import V2AError
-        from engine.media import VideoReader, read_frames
+        from engine.media import read_frames
 
         try:
-            if self.n_thumbs > 0:  # 0: the timeline's ThumbnailServer makes the strip
-                thumbs = []
-                with VideoReader(self.path) as r:
-                    for i in range(self.n_thumbs):
-                        if self._cancel:
-                            return
-                        t = self.duration * (i + 0.5) / self.n_thumbs
-                        thumbs.append((self.duration * i / self.n_thumbs, to_qimage(r.thumbnail(t, self.thumb_h))))
-                self.thumbnails_ready.emit(thumbs)
             times, frames = [], []
             for t, rgb in read_frames(self.path, fps=10.0, size=(64, 36), crop=False):
                 if self._cancel:

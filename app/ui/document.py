@@ -24,7 +24,6 @@ class StudioDocument(QObject):
     layout_changed = Signal(str, int, int)  # lane id, c0, c1
     active_lane_changed = Signal(int)
     motion_changed = Signal()
-    thumbnails_changed = Signal()
     params_changed = Signal(str)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -37,7 +36,6 @@ class StudioDocument(QObject):
         self.motion_times = np.zeros(0)
         self.motion_curve = np.zeros(0)
         self.motion_peaks = np.zeros(0)
-        self.thumbnails: list = []
         self.clipboard: np.ndarray | None = None
         self.clip_audio: tuple[np.ndarray, int] | None = None
         self.layout_ready = False
@@ -54,7 +52,6 @@ class StudioDocument(QObject):
         v = info.video
         self.timeline.reset(v.duration if v else info.duration, v.fps if v else 25)
         self.motion_times = self.motion_curve = self.motion_peaks = np.zeros(0)
-        self.thumbnails = []
         self.clipboard = None
         self.take_display = {}
         self.layout_ready = bool(project.lanes)
@@ -109,10 +106,6 @@ class StudioDocument(QObject):
         self.motion_times, self.motion_curve = times, curve
         self.motion_peaks = motion_peaks(curve, times)
         self.motion_changed.emit()
-
-    def set_thumbnails(self, thumbs: list) -> None:
-        self.thumbnails = thumbs
-        self.thumbnails_changed.emit()
 
     def snap(self, t: float) -> float:
         """Snap a time per the tool settings: to frame starts or to the nearest motion peak."""

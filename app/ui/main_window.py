@@ -216,7 +216,7 @@ class MainWindow(QMainWindow):
 
     def _wire(self) -> None:
         self.engine.job_started.connect(lambda _i, label: self.gen_panel.job_started(label))
-        self.engine.job_progress.connect(lambda _i, s, f, eta: self.gen_panel.job_progress(s, f, eta))
+        self.engine.job_progress.connect(lambda _i, s, f: self.gen_panel.job_progress(s, f))
         self.engine.job_failed.connect(self._on_job_failed)
         self.engine.job_cancelled.connect(self._on_job_cancelled)
         self.engine.job_finished.connect(lambda _i, _r: self.gen_panel.job_ended("Done"))
@@ -384,7 +384,7 @@ class MainWindow(QMainWindow):
         v = self.doc.info.video
         self.thumbs = ThumbnailServer(self.doc.info.path, self.doc.timeline.frame_duration, v.display_size)
         self.timeline.set_thumbnail_server(self.thumbs)
-        self.analyzer = ClipAnalyzer(self.doc.info.path, self.doc.duration, n_thumbs=0)
+        self.analyzer = ClipAnalyzer(self.doc.info.path, self.doc.duration)
         self.analyzer.motion_ready.connect(self.doc.set_motion)
         if pending[1]:
             self.predict_layout()

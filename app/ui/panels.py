@@ -298,9 +298,9 @@ class GenerationPanel(QWidget):
         self._eta_timer.start()
         self._show_eta()
 
-    def job_progress(self, stage: str, fraction: float, eta: float = -1.0) -> None:
-        """One engine progress report. ``eta`` (the engine client's per-stage guess) is not
-        shown: the strip shows the whole job, estimated from every report so far."""
+    def job_progress(self, stage: str, fraction: float) -> None:
+        """One engine progress report; the strip shows the whole job, estimated from every
+        report so far."""
         self.job_eta.update(stage, fraction, self.clock())
         self.progress.setRange(0, 1000)
         self.progress.setValue(int(self.job_eta.fraction * 1000))

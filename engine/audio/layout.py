@@ -34,6 +34,12 @@ class LayoutConfig:
     norm_max: float = 2.5  # a full-scale tone reaches ~2.0, a loud explosion ~2.7
 
 
+def mel_norm(cfg: LayoutConfig = LayoutConfig()) -> dict[str, float]:
+    """The generator's mel scaling: x = (log_mel - center) / scale maps the layout's
+    [norm_min, norm_max] range to [-1, 1] (packs record it as ``mel_norm``)."""
+    return {"center": (cfg.norm_min + cfg.norm_max) / 2, "scale": (cfg.norm_max - cfg.norm_min) / 2}
+
+
 def normalize_mel(mel: np.ndarray, cfg: LayoutConfig = LayoutConfig()) -> np.ndarray:
     return np.clip((mel - cfg.norm_min) / (cfg.norm_max - cfg.norm_min), 0.0, 1.0).astype(np.float32)
 

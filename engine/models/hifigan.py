@@ -140,12 +140,9 @@ def load_tensors(path: Path) -> dict[str, torch.Tensor]:
                         "convert the weights to .safetensors first", path)
     if path.suffix.lower() != ".safetensors":
         raise PackError("vocoder weights must be a .safetensors file", path)
-    from safetensors.torch import load_file
+    from engine.packs.format import read_safetensors
 
-    try:
-        return load_file(str(path))
-    except Exception as exc:  # safetensors raises its own error types
-        raise PackError(f"cannot read weights ({exc})", path) from exc
+    return read_safetensors(path)
 
 
 def model_from_tensors(cfg: dict[str, Any], tensors: dict[str, torch.Tensor], weights_path: Path) -> torch.nn.Module:

@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from engine.audio.layout import mel_norm as default_mel_norm
 from engine.errors import PackError
 
 #: AudioLDM's VAE (cvssp/audioldm-s-full-v2 ``vae/config.json``), for reference: latent 8 x T/4 x 16.
@@ -208,4 +209,4 @@ def load_pack_vae(pack_dir: str | Path, manifest: dict[str, Any], n_mels: int, m
         raise PackError(f"cannot build the VAE from its config ({exc})", where) from exc
     check_state_dict(pack_dir / rel, tensors, model.state_dict())
     model.load_state_dict({k: v.float() for k, v in tensors.items()})
-    return MelVAE(model.eval().to(device), manifest.get("mel_norm", {"center": -4.5, "scale": 7.0}))
+    return MelVAE(model.eval().to(device), manifest.get("mel_norm") or default_mel_norm())

@@ -238,6 +238,11 @@ def load_weights(pack_dir: str | Path, filename: str) -> dict[str, Any]:
     header = safetensors_header(path)
     if entry.get("tensors"):
         _compare_shapes(path, header, {k: v["shape"] for k, v in entry["tensors"].items()}, "pack.json")
+    return read_safetensors(path)
+
+
+def read_safetensors(path: str | Path) -> dict[str, Any]:
+    """Load a safetensors file's tensors; a file that is not one is a PackError naming it."""
     from safetensors.torch import load_file  # lazy: keeps engine.packs torch-free
 
     try:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import copy
+import json
 import math
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from engine.audio.layout import LayoutConfig
+from engine.audio.layout import LayoutConfig, mel_norm
 from engine.audio.mel import MelConfig
 from engine.diffusion.schedulers import DEFAULT_SCHEDULE
 from engine.models import NETWORKS, build_networks, consistent_configs, param_count
@@ -70,8 +71,7 @@ def base_manifest(
                    "norm_min": lay.norm_min, "norm_max": lay.norm_max},
         "features": {"frame_rate": frame_rate, "semantic_stride": semantic_stride,
                      "image_size": int(cfgs["visual"]["image_size"])},
-        # x = (log_mel - center) / scale: maps the layout's [log 1e-5, 2.5] range to [-1, 1]
-        "mel_norm": {"center": (lay.norm_min + lay.norm_max) / 2, "scale": (lay.norm_max - lay.norm_min) / 2},
+        "mel_norm": mel_norm(lay),
         "x0_clip": [-1.0, 1.3],
         "window_seconds": window_seconds,
         "overlap_seconds": overlap_seconds,
@@ -136,3 +136,17 @@ def random_pack(out_dir: str | Path, networks: dict[str, dict[str, Any]] | None 
 def window_frames(manifest: dict[str, Any]) -> int:
     fr = MelConfig().frames_per_second
     return int(math.ceil(float(manifest["window_seconds"]) * fr))
+
+
+def write_model_folder(d: Path, config: dict[str, Any], model: torch.nn.Module) -> None:
+    """``d/config.json`` + ``d/model.safetensors`` (fp32, atomic renames): the folder layout of a
+    trained vocoder or VAE, which ``v2a pack add-vocoder`` and export read back."""
+    from safetensors.torch import save_file
+
+    d.mkdir(parents=True, exist_ok=True)
+    tmp = d / "model.safetensors.tmp"
+    save_file({k: v.detach().float().contiguous().clone().cpu() for k, v in model.state_dict().items()}, str(tmp))
+    ctmp = d / "config.json.tmp"
+    ctmp.write_text(json.dumps(config, indent=1))
+    ctmp.replace(d / "config.json")
+    tmp.replace(d / "model.safetensors")

@@ -22,9 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from engine.audio.layout import mel_norm as default_mel_norm
 from engine.audio.mel import MelConfig, log_mel
-
-DEFAULT_MEL_NORM = {"center": -4.5, "scale": 7.0}  # as base_manifest: log 1e-5 .. 2.5 -> [-1, 1]
 
 
 @dataclass
@@ -53,18 +52,6 @@ def _windows(mels: list[np.ndarray], rng: np.random.Generator, batch: int, frame
     return out
 
 
-def _write_vae_folder(d: Path, cfg: dict[str, Any], model: torch.nn.Module) -> None:
-    from safetensors.torch import save_file
-
-    d.mkdir(parents=True, exist_ok=True)
-    tmp = d / "model.safetensors.tmp"
-    save_file({k: v.detach().float().contiguous().clone().cpu() for k, v in model.state_dict().items()}, str(tmp))
-    ctmp = d / "config.json.tmp"
-    ctmp.write_text(json.dumps({"_class_name": "AutoencoderKL", **cfg}, indent=1))
-    ctmp.replace(d / "config.json")
-    tmp.replace(d / "model.safetensors")
-
-
 def train_vae(cfg: VaeTrainConfig, vae_config: dict[str, Any], train_files: list[Path],
               val_files: list[Path] | None = None, mel_cfg: MelConfig = MelConfig(),
               mel_norm: dict[str, float] | None = None, train_mels: list[np.ndarray] | None = None,
@@ -78,6 +65,7 @@ def train_vae(cfg: VaeTrainConfig, vae_config: dict[str, Any], train_files: list
 
     from engine.errors import V2AError
     from engine.models.mel_vae import MelVAE, build_vae, clean_vae_config, downsample_factor
+    from engine.train.packio import write_model_folder
     from engine.train.stages import _load_ckpt, _save_ckpt
     from engine.train.vocoder import load_recordings
 
@@ -85,7 +73,7 @@ def train_vae(cfg: VaeTrainConfig, vae_config: dict[str, Any], train_files: list
         raise V2AError("no training recordings for the VAE (run `v2a data sfx` first)")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    norm = dict(mel_norm or DEFAULT_MEL_NORM)
+    norm = dict(mel_norm or default_mel_norm())
     d = Path(cfg.out) / "vae"
     ck = d / "ckpt"
     if cfg.resume and (ck / "state.json").is_file() and (d / "config.json").is_file():
@@ -139,7 +127,7 @@ def train_vae(cfg: VaeTrainConfig, vae_config: dict[str, Any], train_files: list
             bar.set_postfix(loss=f"{r['loss']:.4f}")
         if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps:
             _save_ckpt(ck, step + 1, {"vae": raw}, opt, None)
-            _write_vae_folder(d, vae_config, raw)
+            write_model_folder(d, {"_class_name": "AutoencoderKL", **vae_config}, raw)
     bar.close()
     logf.close()
     raw.eval()
@@ -149,7 +137,7 @@ def train_vae(cfg: VaeTrainConfig, vae_config: dict[str, Any], train_files: list
         z = raw.encode(((m - norm["center"]) / norm["scale"])[:, None].to(acc.device)).latent_dist.mode()
         vae_config["scaling_factor"] = float(1.0 / z.std().clamp_min(1e-6))
         raw.register_to_config(scaling_factor=vae_config["scaling_factor"])
-    _write_vae_folder(d, vae_config, raw)
+    write_model_folder(d, {"_class_name": "AutoencoderKL", **vae_config}, raw)
     vae = MelVAE(raw, norm)
     with torch.no_grad():
         vals = []

@@ -134,19 +134,6 @@ def _norm_stats(audios: list[np.ndarray], mel: TorchLogMel, rng: np.random.Gener
     return m.mean(0), m.std(0).clamp_min(0.1)
 
 
-def _write_vocoder_folder(d: Path, cfg: dict[str, Any], model: torch.nn.Module) -> None:
-    """``d/config.json`` + ``d/model.safetensors`` (atomic renames): a loadable vocoder folder."""
-    from safetensors.torch import save_file
-
-    d.mkdir(parents=True, exist_ok=True)
-    tmp = d / "model.safetensors.tmp"
-    save_file({k: v.detach().float().contiguous().clone().cpu() for k, v in model.state_dict().items()}, str(tmp))
-    ctmp = d / "config.json.tmp"
-    ctmp.write_text(json.dumps({"model_type": "speecht5_hifigan", **cfg}, indent=1))
-    ctmp.replace(d / "config.json")
-    tmp.replace(d / "model.safetensors")
-
-
 def train_vocoder(cfg: VocoderTrainConfig, voc_config: dict[str, Any], train_files: list[Path],
                   val_files: list[Path] | None = None, mel_cfg: MelConfig = MelConfig()) -> dict[str, Any]:
     """Train (or continue) the run's vocoder for ``cfg.steps`` steps; returns the summary."""
@@ -155,6 +142,7 @@ def train_vocoder(cfg: VocoderTrainConfig, voc_config: dict[str, Any], train_fil
 
     from engine.errors import V2AError
     from engine.models.hifigan import build_hifigan, check_compatible, clean_config
+    from engine.train.packio import write_model_folder
     from engine.train.stages import _load_ckpt, _save_ckpt
 
     if not train_files:
@@ -215,12 +203,12 @@ def train_vocoder(cfg: VocoderTrainConfig, voc_config: dict[str, Any], train_fil
             bar.set_postfix(loss=f"{rec['loss']:.4f}")
         if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps:
             _save_ckpt(ck, step + 1, {"vocoder": raw}, opt, None)
-            _write_vocoder_folder(d, voc_config, raw)
+            write_model_folder(d, {"model_type": "speecht5_hifigan", **voc_config}, raw)
     bar.close()
     logf.close()
     raw.eval()
     if not (d / "model.safetensors").is_file():
-        _write_vocoder_folder(d, voc_config, raw)
+        write_model_folder(d, {"model_type": "speecht5_hifigan", **voc_config}, raw)
     val = validate_vocoder(raw, val_audios, mel, seg)
     summary = {"stage": "vocoder", "steps": cfg.steps, "start": start,
                "train_loss_last": float(np.mean(losses[-50:])) if losses else None,

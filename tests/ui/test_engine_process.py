@@ -61,7 +61,7 @@ def test_killed_worker_fails_the_job_once_and_the_next_job_restarts_it(qtbot, wi
     doc.project.params.takes = 1
     lane = doc.active_lane
     stages: list[str] = []
-    window.engine.job_progress.connect(lambda _i, s, _f, _e: stages.append(s))
+    window.engine.job_progress.connect(lambda _i, s, _f: stages.append(s))
     window.generate_lane()
     qtbot.waitUntil(lambda: any("sampling" in s for s in stages), timeout=300000)
     pid = window.engine.worker_pid

@@ -200,7 +200,7 @@ def test_job_strip_shows_whole_job_elapsed_and_remaining(qtbot, window, clip):
     # Lane 1 of 2 sampling at a steady pace: 10 s per lane, reported every 0.5 s.
     for i in range(1, 15):
         now[0] = 1000.0 + i * 0.5
-        eng.job_progress.emit(99, "Footsteps (1/2): sampling", i * 0.5 / 10.0, 1.0)
+        eng.job_progress.emit(99, "Footsteps (1/2): sampling", i * 0.5 / 10.0)
     text = gp.eta.text()
     assert "0:07 elapsed" in text and "left" in text
     rem = gp.job_eta.remaining(now[0])
@@ -217,7 +217,7 @@ def test_job_strip_shows_whole_job_elapsed_and_remaining(qtbot, window, clip):
     # A finished job clears it too.
     eng.job_started.emit(100, "Predicting layout")
     now[0] += 2.0
-    eng.job_progress.emit(100, "predicting layout", 0.5, -1.0)
+    eng.job_progress.emit(100, "predicting layout", 0.5)
     assert gp.eta.text()
     eng.job_finished.emit(100, None)
     assert gp.eta.text() == "" and not gp._eta_timer.isActive()
