@@ -186,7 +186,9 @@ class ClipAnalyzer(QObject):
                 times.append(t)
                 frames.append(rgb)
             if frames:
-                self.motion_ready.emit(np.asarray(times), motion_curve(np.stack(frames)))
+                curve = motion_curve(np.stack(frames))
+                if not self._cancel:
+                    self.motion_ready.emit(np.asarray(times), curve)
         except V2AError:
             return  # the viewer already reports unreadable clips
 

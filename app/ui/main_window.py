@@ -69,6 +69,7 @@ class MainWindow(QMainWindow):
         self.analyzer: ClipAnalyzer | None = None
         self.thumbs: ThumbnailServer | None = None
         self._pending_start: tuple[str, bool] | None = None
+        self._shut_down = False
         self._predict_job: int | None = None
         self._last_saved_index = 0
         self._autosaved_index = -1
@@ -309,6 +310,8 @@ class MainWindow(QMainWindow):
         return info
 
     def _reset_clip_services(self) -> None:
+        # A clip whose first frame is still pending must not start its services later.
+        self._pending_start = None
         self.playback.stop()
         if self._predict_job is not None:
             self.engine.cancel(self._predict_job)
@@ -377,15 +380,17 @@ class MainWindow(QMainWindow):
 
     def _start_background(self) -> None:
         pending, self._pending_start = self._pending_start, None
-        if pending is None or self.doc.info is None or self.doc.info.path != pending[0]:
+        if pending is None or self._shut_down or self.doc.info is None or self.doc.info.path != pending[0]:
             return
         # The filmstrip decodes what the visible range needs (its own thread and reader); the
         # analyzer only computes the motion curve.
         v = self.doc.info.video
         self.thumbs = ThumbnailServer(self.doc.info.path, self.doc.timeline.frame_duration, v.display_size)
         self.timeline.set_thumbnail_server(self.thumbs)
-        self.analyzer = ClipAnalyzer(self.doc.info.path, self.doc.duration)
-        self.analyzer.motion_ready.connect(self.doc.set_motion)
+        analyzer = self.analyzer = ClipAnalyzer(self.doc.info.path, self.doc.duration)
+        # Queued from the analyzer's thread: a result that arrives after the clip changed (or
+        # the window shut down) belongs to no document.
+        analyzer.motion_ready.connect(lambda t, c: self.doc.set_motion(t, c) if self.analyzer is analyzer else None)
         if pending[1]:
             self.predict_layout()
 
@@ -518,6 +523,7 @@ class MainWindow(QMainWindow):
         ev.accept()
 
     def shutdown(self) -> None:
+        self._shut_down = True
         self._reset_clip_services()
         self.playback.player.close()
         self.viewer.close_server()

@@ -445,6 +445,7 @@ class ThumbStrip(QObject):
             except (RuntimeError, TypeError):
                 pass
         self.server = server
+        self._timer.stop()
         self.cache.clear()
         self._keys = []
         self.shown = []

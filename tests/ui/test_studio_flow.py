@@ -280,3 +280,15 @@ def test_screenshot_cli(tmp_path, clip, studio_home):
 
     img = QImage(str(out))
     assert (img.width(), img.height()) == (1600, 900)
+
+
+def test_late_first_frame_after_shutdown_starts_nothing(qtbot, window, clip):
+    # A window shut down before its clip's first frame arrived used to start the filmstrip
+    # decoder and motion analyzer afterwards; their results then reached deleted widgets.
+    assert window.open_path(str(clip))
+    window.shutdown()
+    window._on_first_frame(0.0)
+    qtbot.wait(50)
+    assert window.analyzer is None
+    assert window.thumbs is None
+    assert window._pending_start is None
