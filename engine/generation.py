@@ -120,6 +120,7 @@ def _run_layout_predictor(pack: Pack, feats) -> np.ndarray:
         return np.concatenate([a, np.repeat(a[-1:], total - n, 0)]) if total > n else a
 
     cls_f, patch_f, motion = pad(cls_f), pad(patch_f), pad(feats.motion)
+    mframes = pad(feats.frames) if getattr(T, "uses_frames", False) else None
     weights = blend_weights(starts, w, total, min(win // 4, w) if len(starts) > 1 else 0)
     out = np.zeros((total, int(T.config["bands"])), np.float32)
     with torch.no_grad():
@@ -128,7 +129,8 @@ def _run_layout_predictor(pack: Pack, feats) -> np.ndarray:
             c = torch.from_numpy(np.stack([cls_f[s : s + w] for s in chunk]))
             p = torch.from_numpy(np.stack([patch_f[s : s + w] for s in chunk]))
             m = torch.from_numpy(np.stack([motion[s : s + w] for s in chunk]))
-            pred, _ = T(c, p, m)
+            fr = None if mframes is None else torch.from_numpy(np.stack([mframes[s : s + w] for s in chunk]))
+            pred, _ = T(c, p, m, fr)
             for j, s in enumerate(chunk):
                 out[s : s + w] += pred[j].numpy() * weights[a + j][:, None]
     return np.clip(out[:n], 0.0, 1.0)

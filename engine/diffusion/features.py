@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.models.visual import motion_features
+from engine.models.visual import motion_features, motion_frames
 from engine.progress import CancelToken, Job, Progress
 from engine.timebase import frame_count
 
@@ -32,6 +32,7 @@ class ClipFeatures:
     sem_rate: float  # ViT rate
     cls: np.ndarray  # [Ns, cls_dim]
     patch: np.ndarray  # [Ns, patch_dim]
+    frames: np.ndarray | None = None  # uint8 [N, 2, S, S] motion frames, for a T with a frame stream
 
     def at_frame_rate(self) -> tuple[np.ndarray, np.ndarray]:
         """cls and patch repeated to the frame rate (nearest earlier ViT frame)."""
@@ -86,8 +87,10 @@ def clip_features(
     fr = float(feat["frame_rate"])
     stride = int(feat["semantic_stride"])
     size = int(feat["image_size"])
+    T = pack.net("layout")
+    frame_size = int(T.config["frame_size"]) if getattr(T, "uses_frames", False) else 0
     key = hashlib.sha256(
-        (content_hash(video_path) + pack.visual_id + json.dumps(feat, sort_keys=True)).encode()
+        (content_hash(video_path) + pack.visual_id + json.dumps(feat, sort_keys=True) + f"/frames{frame_size}").encode()
     ).hexdigest()[:32]
     cache = None
     if cache_dir is not False:
@@ -99,7 +102,8 @@ def clip_features(
             try:
                 with np.load(hit, allow_pickle=False) as z:
                     out = ClipFeatures(
-                        float(z["duration"]), fr, z["motion"], fr / stride, z["cls"], z["patch"]
+                        float(z["duration"]), fr, z["motion"], fr / stride, z["cls"], z["patch"],
+                        z["frames"] if frame_size else None,
                     )
                 yield Progress("features", 1, 1)
                 return out
@@ -121,12 +125,14 @@ def clip_features(
     frames = frames[:n]
     yield Progress("features", 0, 1)
     motion, cls, patch = encode_frames(frames, pack.net("visual"), stride, int(pack.net("visual").config["motion_grid"]))
-    out = ClipFeatures(duration, fr, motion, fr / stride, cls, patch)
+    mframes = motion_frames(frames, frame_size) if frame_size else None
+    out = ClipFeatures(duration, fr, motion, fr / stride, cls, patch, mframes)
     if cache is not None:
         try:
             cache.mkdir(parents=True, exist_ok=True)
             tmp = cache / f".{key}.tmp.npz"
-            np.savez(tmp, duration=np.float64(duration), motion=motion, cls=cls, patch=patch)
+            extra = {"frames": mframes} if mframes is not None else {}
+            np.savez(tmp, duration=np.float64(duration), motion=motion, cls=cls, patch=patch, **extra)
             tmp.replace(cache / f"{key}.npz")
         except OSError:
             pass  # a read-only cache only costs speed

@@ -4,6 +4,11 @@ T: per-frame pooled patch features (+ the motion stream) -> windowed and global
 self-attention encoder; a decoder of learnable queries (plus the frame's CLS features) with
 self-, cross- and windowed self-attention; a linear head -> layout values per frame
 (one layout column per frame at the pack's frame rate). Trained with an L2 loss.
+
+Optional learned frame stream (``frame_stream`` > 0): a small CNN over each frame's grayscale
+copy and its differences to the neighbouring frames (:func:`engine.models.visual.motion_frames`),
+then a dilated temporal conv stack, added to the encoder input. The hand-made per-region motion
+stream alone could not tell a contact from camera pan or a distractor; the learned one can.
 """
 
 from __future__ import annotations
@@ -29,7 +34,40 @@ DEFAULT_LAYOUT_CONFIG: dict[str, Any] = {
     "bands": 5,
     "n_classes": 0,  # >0: a clip-level event-class head (multi-label)
     "frame_rate": 25.0,
+    "frame_stream": 0,  # >0: width of the learned frame stream (0 = off, older packs)
+    "frame_size": 64,  # its frames are frame_size x frame_size
 }
+
+
+class FrameStream(nn.Module):
+    """Per-frame CNN over (gray, diff to previous, the previous and next frames' diffs) ->
+    dilated temporal convs. Input uint8 [B, F, 2, S, S] from ``motion_frames``."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        # Patchify first: on 2 CPU cores the early full-resolution layers cost the most.
+        self.cnn = nn.Sequential(
+            nn.Conv2d(4, 32, 4, 4), nn.GELU(),
+            nn.Conv2d(32, 64, 3, 2, 1), nn.GELU(),
+            nn.Conv2d(64, dim, 3, 2, 1), nn.GELU(),
+        )
+        self.proj = nn.Linear(2 * dim, dim)
+        self.tcn = nn.ModuleList(
+            nn.Sequential(nn.Conv1d(dim, dim, 3, padding=r, dilation=r), nn.GELU(), nn.Conv1d(dim, dim, 1))
+            for r in (1, 2, 4, 8, 1)
+        )
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        x = frames.float() / 255.0 if frames.dtype == torch.uint8 else frames
+        b, f = x.shape[:2]
+        diff = x[:, :, 1:]
+        prv = torch.cat([diff[:, :1], diff[:, :-1]], 1)
+        nxt = torch.cat([diff[:, 1:], diff[:, -1:]], 1)  # a contact often shows in the next frame
+        h = self.cnn(torch.cat([x, prv, nxt], 2).reshape(b * f, 4, *x.shape[-2:]))
+        h = self.proj(torch.cat([h.mean((2, 3)), h.amax((2, 3))], 1)).view(b, f, -1).transpose(1, 2)
+        for blk in self.tcn:
+            h = h + blk(h)
+        return h.transpose(1, 2)
 
 
 def _band_mask(n: int, w: int, device: torch.device) -> torch.Tensor:
@@ -71,6 +109,11 @@ class LayoutPredictor(nn.Module):
         self.enc_in = nn.Linear(int(cfg["patch_dim"]) + int(cfg["motion_dim"]), d)
         self.motion_conv = nn.Conv1d(int(cfg["motion_dim"]), d, 5, padding=2)
         self.pos = nn.Linear(32, d)
+        fs = int(cfg["frame_stream"])
+        self.frame_stream = None
+        if fs > 0:
+            self.frame_stream = FrameStream(fs)
+            self.frame_in = nn.Linear(fs, d)
         self.enc = nn.ModuleList()
         for _ in range(int(cfg["encoder_layers"])):
             self.enc.extend([_Block(d, h), _MLP(d), _Block(d, h), _MLP(d)])
@@ -84,17 +127,26 @@ class LayoutPredictor(nn.Module):
         n_cls = int(cfg["n_classes"])
         self.class_head = nn.Linear(d, n_cls) if n_cls > 0 else None
 
+    @property
+    def uses_frames(self) -> bool:
+        return self.frame_stream is not None
+
     def forward(
-        self, cls: torch.Tensor, patch: torch.Tensor, motion: torch.Tensor
+        self, cls: torch.Tensor, patch: torch.Tensor, motion: torch.Tensor, frames: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """cls [B, F, cls_dim], patch [B, F, patch_dim], motion [B, F, motion_dim], all at the
-        frame rate. Returns (layout [B, F, bands], class logits [B, n_classes] or None)."""
+        frame rate; frames [B, F, 2, S, S] (``motion_frames``) when the frame stream is on.
+        Returns (layout [B, F, bands], class logits [B, n_classes] or None)."""
         b, f, _ = patch.shape
         if f > int(self.config["max_frames"]):
             raise ValueError(f"layout predictor window of {f} frames exceeds max_frames")
         secs = torch.arange(f, device=patch.device, dtype=torch.float32) / float(self.config["frame_rate"])
         pos = self.pos(time_position_features(secs, 32))[None]
         x = self.enc_in(torch.cat([patch, motion], -1)) + self.motion_conv(motion.transpose(1, 2)).transpose(1, 2) + pos
+        if self.frame_stream is not None:
+            if frames is None:
+                raise ValueError("this layout predictor needs the clip's motion frames")
+            x = x + self.frame_in(self.frame_stream(frames))
         wmask = _band_mask(f, int(self.config["window"]), patch.device)
         for i in range(0, len(self.enc), 4):
             x = self.enc[i + 1](self.enc[i](x, mask=wmask))

@@ -7,7 +7,8 @@ same kind of config and loads its weights from local files.
 
 The motion stream is not learned: per-region mean absolute frame difference of a small
 grayscale copy, at the full frame rate. It carries the timing the ViT (run at a lower rate)
-would miss.
+would miss. Packs whose T has a learned frame stream (``frame_stream`` in its config) also
+get :func:`motion_frames`: the small grayscale frames and their differences, for T's CNN.
 """
 
 from __future__ import annotations
@@ -111,3 +112,28 @@ def motion_features(frames: np.ndarray, grid: int = 4) -> np.ndarray:
     cells = d[:, :fh, :fw].reshape(d.shape[0], grid, fh // grid, grid, fw // grid).mean(axis=(2, 4))
     feats = np.concatenate([cells.reshape(d.shape[0], -1), d.mean(axis=(1, 2))[:, None]], axis=1)
     return np.log1p(20.0 * feats).astype(np.float32)
+
+
+def motion_frames(frames: np.ndarray, size: int = 64) -> np.ndarray:
+    """uint8 [F, H, W, 3] -> uint8 [F, 2, size, size]: grayscale, and |difference to the previous
+    *distinct* frame| (x4, clipped). A clip decoded above its own frame rate repeats frames
+    (15 fps sampled at 25 fps repeats two in five); a repeat carries the last real difference
+    forward instead of a zero, which would put a fake rhythm into the timing signal."""
+    f = np.asarray(frames)
+    if f.shape[0] == 0:
+        return np.zeros((0, 2, size, size), np.uint8)
+    g = torch.from_numpy(np.ascontiguousarray(f)).float().mean(-1)[:, None] / 255.0  # [F, 1, H, W]
+    if g.shape[-1] != size or g.shape[-2] != size:
+        g = F.interpolate(g, size=(size, size), mode="area")
+    g = g[:, 0].numpy()
+    d = np.zeros_like(g)
+    last = np.zeros_like(g[0])
+    for t in range(1, g.shape[0]):
+        dt = np.abs(g[t] - g[t - 1])
+        if dt.mean() >= 0.5 / 255.0:
+            last = dt
+        d[t] = last
+    if g.shape[0] > 1:
+        d[0] = d[1]
+    out = np.stack([g, np.clip(4.0 * d, 0.0, 1.0)], 1)
+    return np.round(out * 255.0).astype(np.uint8)

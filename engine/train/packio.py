@@ -22,7 +22,7 @@ STARTER_NETWORKS: dict[str, dict[str, Any]] = {
     "visual": {"image_size": 64, "patch_size": 8, "width": 128, "layers": 4, "heads": 4, "mlp_ratio": 2.0,
                "feature_layers": [1, 3], "patch_grid": 2, "motion_grid": 4},
     "layout": {"dim": 128, "heads": 4, "encoder_layers": 2, "decoder_layers": 2, "window": 5,
-               "max_frames": 256, "bands": 5, "frame_rate": 25.0},
+               "max_frames": 256, "bands": 5, "frame_rate": 25.0, "frame_stream": 128, "frame_size": 64},
     "cond": {"text_dim": TEXT_DIM},
     "unet": {"in_channels": 64, "out_channels": 64, "channels": [64, 96, 128, 160], "layers_per_level": 1,
              "cross_attn_levels": [False, False, True, True], "token_dim": 192, "heads": 4,

@@ -47,6 +47,7 @@ from engine.audio.layout import LayoutConfig, resize_layout
 from engine.diffusion.sampler import tokens_per_window, window_tokens
 from engine.diffusion.schedulers import training_scheduler
 from engine.models import NETWORKS, build_networks, consistent_configs
+from engine.models.visual import motion_frames
 from engine.train.data import ClipSet, layout_target
 
 STAGES = ("layout", "generator", "joint", "layout_head")
@@ -368,10 +369,20 @@ class _Batcher:
         self.cols = int(round(float(m["window_seconds"]) * float(m["layout"]["columns_per_second"])))
         self.norm = m["mel_norm"]
         self.sem = run.semantic_features(split, self.cs) if with_sem else None
+        T = run.nets["layout"]
+        self.frame_size = int(T.config["frame_size"]) if T.uses_frames else 0
+        self._mframes: dict[int, np.ndarray] = {}  # per clip, made on first use
+
+    def motion_frames(self, i: int) -> np.ndarray:
+        """The clip's motion frames, over the whole clip (a repeat at a window's start still
+        knows the frame before it)."""
+        if i not in self._mframes:
+            self._mframes[i] = motion_frames(self.cs.clip(i)[0], self.frame_size)
+        return self._mframes[i]
 
     def crop(self, rng: np.random.Generator, batch: int) -> dict[str, np.ndarray]:
         idx = rng.integers(0, len(self.cs), batch)
-        fr_l, mel_l, mo_l, start_l = [], [], [], []
+        fr_l, mel_l, mo_l, start_l, mf_l = [], [], [], [], []
         for i in idx:
             f, m, mo = self.cs.clip(int(i))
             n = f.shape[0]
@@ -381,6 +392,9 @@ class _Batcher:
             mel_l.append(mc)
             mo_l.append(moc)
             start_l.append(start)
+            if self.frame_size:
+                mf = self.motion_frames(int(i))[start : start + self.win_f]
+                mf_l.append(np.concatenate([mf, np.repeat(mf[-1:], self.win_f - mf.shape[0], 0)]) if mf.shape[0] < self.win_f else mf)
         lay = np.stack([layout_target(mc, self.layout_cfg, self.cols) for mc in mel_l])
         out = {
             "idx": idx,
@@ -393,6 +407,8 @@ class _Batcher:
             "text": self.text[idx] if len(self.text) else np.zeros((batch, 384), np.float32),
             "has_text": np.array([bool(self.cs.texts[i]) for i in idx]),
         }
+        if mf_l:
+            out["mframes"] = np.stack(mf_l)
         if self.sem is not None:
             cls, patch, off = self.sem
             n_tok = tokens_per_window(self.win_f / self.fr, self.fr / self.stride)
@@ -425,9 +441,13 @@ def _cut(f: np.ndarray, m: np.ndarray, mo: np.ndarray, start: int, win: int, mpf
     return fc, mc, moc
 
 
+def _frames_arg(b: dict[str, np.ndarray]) -> torch.Tensor | None:
+    return torch.from_numpy(b["mframes"]) if "mframes" in b else None
+
+
 def _layout_forward(run: Run, b: dict[str, np.ndarray], stride: int) -> tuple[torch.Tensor, torch.Tensor | None]:
     if "cls_f" in b:  # cached features of the frozen visual encoder
-        return run.nets["layout"](torch.from_numpy(b["cls_f"]), torch.from_numpy(b["patch_f"]), torch.from_numpy(b["motion"]))
+        return run.nets["layout"](torch.from_numpy(b["cls_f"]), torch.from_numpy(b["patch_f"]), torch.from_numpy(b["motion"]), _frames_arg(b))
     frames = torch.from_numpy(b["frames"])  # [B, F, S, S, 3]
     bsz, nf = frames.shape[:2]
     sem = frames[:, ::stride]
@@ -435,7 +455,7 @@ def _layout_forward(run: Run, b: dict[str, np.ndarray], stride: int) -> tuple[to
     cls, patch = run.nets["visual"](sem.reshape(bsz * ns, *sem.shape[2:]))
     cls = cls.view(bsz, ns, -1).repeat_interleave(stride, 1)[:, :nf]
     patch = patch.view(bsz, ns, -1).repeat_interleave(stride, 1)[:, :nf]
-    return run.nets["layout"](cls, patch, torch.from_numpy(b["motion"]))
+    return run.nets["layout"](cls, patch, torch.from_numpy(b["motion"]), _frames_arg(b))
 
 
 def train_stage(run: Run, stage: str, cfg: TrainConfig) -> dict[str, Any]:
@@ -551,7 +571,7 @@ def _generator_loss(run, b, cfg, rng, g, sched, n_train_t, stage, stride):
     use_pred = stage == "joint" and rng.random() < cfg.p_predicted_layout
     if use_pred:
         with torch.no_grad():
-            pred, _ = run.nets["layout"](torch.from_numpy(b["cls_f"]), torch.from_numpy(b["patch_f"]), torch.from_numpy(b["motion"]))
+            pred, _ = run.nets["layout"](torch.from_numpy(b["cls_f"]), torch.from_numpy(b["patch_f"]), torch.from_numpy(b["motion"]), _frames_arg(b))
         src = np.clip(pred.numpy(), 0, 1)
         src = np.stack([resize_layout(s, b["layout"].shape[1], bands) for s in src])
     else:

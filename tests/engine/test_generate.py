@@ -135,3 +135,21 @@ def test_demo_command(tiny_pack_dir, clip, tmp_path, capsys):
     names = sorted(p.name for p in out.iterdir())
     assert "c_v2a.mp4" in names and "c_v2a.wav" in names and "c_v2a_layout.png" in names
     assert str(out / "c_v2a.mp4") in capsys.readouterr().out
+
+
+def test_frame_stream_pack_predicts_from_motion_frames_and_caches_them(clip, tmp_path, monkeypatch):
+    import copy
+
+    from engine.train.packio import TINY_NETWORKS
+
+    nets = copy.deepcopy(TINY_NETWORKS)
+    nets["layout"].update(frame_stream=8, frame_size=16)
+    p = load_pack(random_pack(tmp_path / "fs", nets, name="fs", window_seconds=1.0, overlap_seconds=0.25))
+    assert p.net("layout").uses_frames
+    lay = run_to_completion(predict_layout(clip.path, p, cache_dir=tmp_path / "cache"))
+    assert lay.values.shape == (63, 5)
+    import engine.media
+
+    monkeypatch.setattr(engine.media, "read_frames_array", lambda *a, **k: (_ for _ in ()).throw(AssertionError("decoded again")))
+    again = run_to_completion(predict_layout(clip.path, p, cache_dir=tmp_path / "cache"))
+    np.testing.assert_allclose(again.values, lay.values, atol=1e-6)  # the cached motion frames feed T

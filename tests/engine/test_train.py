@@ -94,3 +94,53 @@ def test_training_is_deterministic_in_seed(tmp_path):
         train_stage(r, "generator", TrainConfig(out=r.out, steps=2, batch=2, log_every=1, quiet=True, ema=0))
         losses.append([json.loads(x)["loss"] for x in (r.out / "generator" / "log.jsonl").read_text().splitlines()])
     assert losses[0] == losses[1]
+
+
+def test_motion_frames_carry_differences_over_repeated_frames():
+    from engine.models.visual import motion_frames
+
+    rng = np.random.default_rng(0)
+    src = rng.integers(0, 255, (6, 16, 16, 3), dtype=np.uint8)
+    # A 3-frame source decoded at 5 frames per 3: frames 1 and 3 repeat their predecessor.
+    frames = src[[0, 0, 1, 1, 2, 3]]
+    mf = motion_frames(frames, 8)
+    assert mf.shape == (6, 2, 8, 8) and mf.dtype == np.uint8
+    d = mf[:, 1].astype(float).mean(axis=(1, 2))
+    assert d[2] > 10  # a real change
+    assert d[3] == d[2]  # the repeat keeps the last real difference, not zero
+    assert d[1] == d[0]  # frame 0 copies its successor
+
+
+def test_layout_predictor_frame_stream_needs_and_uses_frames():
+    import torch
+
+    from engine.models.layout_predictor import LayoutPredictor
+
+    T = LayoutPredictor({"patch_dim": 8, "cls_dim": 4, "motion_dim": 5, "dim": 16, "heads": 2,
+                         "encoder_layers": 1, "decoder_layers": 1, "frame_stream": 8, "frame_size": 16})
+    assert T.uses_frames
+    c, p, m = torch.zeros(1, 10, 4), torch.zeros(1, 10, 8), torch.zeros(1, 10, 5)
+    with pytest.raises(ValueError, match="motion frames"):
+        T(c, p, m)
+    f = torch.zeros(1, 10, 2, 16, 16, dtype=torch.uint8)
+    a, _ = T(c, p, m, f)
+    f[0, 5, 1] = 255  # a flash of motion at frame 5 changes the layout around it
+    b, _ = T(c, p, m, f)
+    assert a.shape == (1, 10, 5) and not torch.allclose(a, b)
+
+
+def test_layout_head_stage_trains_a_frame_stream_predictor(tmp_path):
+    nets = json.loads(json.dumps(TINY_NETWORKS))
+    nets["layout"].update(n_classes=2, frame_stream=8, frame_size=16)
+    man = base_manifest(nets, name="tiny-frames", classes=["knock", "wood"], window_seconds=1.0, overlap_seconds=0.25)
+    sets = {"train": ClipSet.from_records(synthetic_records(4), 2), "val": ClipSet.from_records(synthetic_records(2, 1), 2)}
+    r = prepare_from_clipsets(tmp_path / "run", man, sets)
+    before = {k: v.clone() for k, v in r.nets["layout"].frame_stream.state_dict().items()}
+    s = train_stage(r, "layout_head", TrainConfig(out=r.out, steps=3, batch=2, quiet=True))
+    assert np.isfinite(s["val_l2"])
+    after = r.nets["layout"].frame_stream.state_dict()
+    assert any(not np.allclose(before[k].numpy(), after[k].numpy()) for k in before)
+    pack = export_run(r, tmp_path / "pack")
+    from engine.generation import load_pack
+
+    assert load_pack(pack).net("layout").uses_frames
