@@ -70,6 +70,7 @@ class TrainConfig:
     p_drop_layout: float = 0.1
     p_augment_layout: float = 0.5
     p_predicted_layout: float = 0.5  # joint stage
+    edge_weight: float = 5.0  # layout stages: weight of the L2 on frame-to-frame layout changes
     ema: float = 0.995
     threads: int = 0  # 0 = leave torch's default
     quiet: bool = False
@@ -506,9 +507,16 @@ def train_stage(run: Run, stage: str, cfg: TrainConfig) -> dict[str, Any]:
         if stage in ("layout", "layout_head"):
             pred, logits = _layout_forward(run, b, stride)
             target = torch.from_numpy(b["layout"])
-            loss_l2 = F.mse_loss(pred[:, : target.shape[1]], target)
+            pred = pred[:, : target.shape[1]]
+            loss_l2 = F.mse_loss(pred, target)
             loss = loss_l2
             extra = {"l2": float(loss_l2.detach())}
+            if cfg.edge_weight > 0:
+                # Plain L2 rewards smearing an event over its neighbours when its timing is
+                # uncertain; matching the frame-to-frame changes asks for its edges.
+                le = F.mse_loss(pred.diff(dim=1), target.diff(dim=1))
+                loss = loss + cfg.edge_weight * le
+                extra["edge"] = float(le.detach())
             if logits is not None and logits.shape[1] > 0:
                 lc = F.binary_cross_entropy_with_logits(logits, torch.from_numpy(b["classes"]))
                 loss = loss + 0.1 * lc
