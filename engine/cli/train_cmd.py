@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--vae-frames", type=int, default=256, help="vae: mel frames per training window")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--edge-weight", type=float, default=5.0,
+    p.add_argument("--edge-weight", type=float, default=0.0,
                    help="layout stages: weight of the L2 on the layout's frame-to-frame changes (0 = plain L2)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--config", choices=("starter", "tiny"), default="starter", help="network sizes")

@@ -70,7 +70,7 @@ class TrainConfig:
     p_drop_layout: float = 0.1
     p_augment_layout: float = 0.5
     p_predicted_layout: float = 0.5  # joint stage
-    edge_weight: float = 5.0  # layout stages: weight of the L2 on frame-to-frame layout changes
+    edge_weight: float = 0.0  # layout stages: weight of an L2 on frame-to-frame layout changes (0 = off)
     ema: float = 0.995
     threads: int = 0  # 0 = leave torch's default
     quiet: bool = False

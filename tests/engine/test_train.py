@@ -136,7 +136,7 @@ def test_layout_head_stage_trains_a_frame_stream_predictor(tmp_path):
     sets = {"train": ClipSet.from_records(synthetic_records(4), 2), "val": ClipSet.from_records(synthetic_records(2, 1), 2)}
     r = prepare_from_clipsets(tmp_path / "run", man, sets)
     before = {k: v.clone() for k, v in r.nets["layout"].frame_stream.state_dict().items()}
-    s = train_stage(r, "layout_head", TrainConfig(out=r.out, steps=3, batch=2, quiet=True, log_every=1))
+    s = train_stage(r, "layout_head", TrainConfig(out=r.out, steps=3, batch=2, quiet=True, log_every=1, edge_weight=2.0))
     assert np.isfinite(s["val_l2"])
     logged = [json.loads(line) for line in (r.out / "layout_head" / "log.jsonl").read_text().splitlines()]
     assert all(np.isfinite(e["edge"]) and e["loss"] > e["l2"] for e in logged)  # the edge term is in the loss
