@@ -38,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--vae-frames", type=int, default=256, help="vae: mel frames per training window")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--augment-frames", action="store_true",
+                   help="layout stages: mirror and relight the frame stream's input at random")
     p.add_argument("--edge-weight", type=float, default=0.0,
                    help="layout stages: weight of the L2 on the layout's frame-to-frame changes (0 = plain L2)")
     p.add_argument("--seed", type=int, default=0)
@@ -103,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         cfg = TrainConfig(
             out=out, steps=steps, batch=args.batch, lr=args.lr or DEFAULT_LR[stage], seed=args.seed,
             resume=not args.no_resume, quiet=args.quiet, threads=args.threads, ckpt_every=args.ckpt_every,
-            edge_weight=args.edge_weight,
+            edge_weight=args.edge_weight, augment_frames=args.augment_frames,
         )
         s = train_stage(run_, stage, cfg)
         summaries.append(s)

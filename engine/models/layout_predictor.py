@@ -36,6 +36,7 @@ DEFAULT_LAYOUT_CONFIG: dict[str, Any] = {
     "frame_rate": 25.0,
     "frame_stream": 0,  # >0: width of the learned frame stream (0 = off, older packs)
     "frame_size": 64,  # its frames are frame_size x frame_size
+    "input_dropout": 0.0,  # training only: dropout on the ViT features (T overfits them)
 }
 
 
@@ -109,6 +110,7 @@ class LayoutPredictor(nn.Module):
         self.enc_in = nn.Linear(int(cfg["patch_dim"]) + int(cfg["motion_dim"]), d)
         self.motion_conv = nn.Conv1d(int(cfg["motion_dim"]), d, 5, padding=2)
         self.pos = nn.Linear(32, d)
+        self.in_drop = nn.Dropout(float(cfg["input_dropout"]))
         fs = int(cfg["frame_stream"])
         self.frame_stream = None
         if fs > 0:
@@ -142,6 +144,7 @@ class LayoutPredictor(nn.Module):
             raise ValueError(f"layout predictor window of {f} frames exceeds max_frames")
         secs = torch.arange(f, device=patch.device, dtype=torch.float32) / float(self.config["frame_rate"])
         pos = self.pos(time_position_features(secs, 32))[None]
+        cls, patch = self.in_drop(cls), self.in_drop(patch)
         x = self.enc_in(torch.cat([patch, motion], -1)) + self.motion_conv(motion.transpose(1, 2)).transpose(1, 2) + pos
         if self.frame_stream is not None:
             if frames is None:

@@ -71,6 +71,7 @@ class TrainConfig:
     p_augment_layout: float = 0.5
     p_predicted_layout: float = 0.5  # joint stage
     edge_weight: float = 0.0  # layout stages: weight of an L2 on frame-to-frame layout changes (0 = off)
+    augment_frames: bool = False  # layout stages: mirror / relight T's motion frames
     ema: float = 0.995
     threads: int = 0  # 0 = leave torch's default
     quiet: bool = False
@@ -357,7 +358,7 @@ def handdrawn(lay: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 class _Batcher:
     """Builds the batch of one step from (seed, step) only, so resumed runs are identical."""
 
-    def __init__(self, run: Run, split: str, with_sem: bool) -> None:
+    def __init__(self, run: Run, split: str, with_sem: bool, augment: bool = False) -> None:
         m = run.manifest
         self.run = run
         self.cs = run.clipset(split)
@@ -372,6 +373,7 @@ class _Batcher:
         self.sem = run.semantic_features(split, self.cs) if with_sem else None
         T = run.nets["layout"]
         self.frame_size = int(T.config["frame_size"]) if T.uses_frames else 0
+        self.augment = augment and split == "train"
         self._mframes: dict[int, np.ndarray] = {}  # per clip, made on first use
 
     def motion_frames(self, i: int) -> np.ndarray:
@@ -395,6 +397,11 @@ class _Batcher:
             start_l.append(start)
             if self.frame_size:
                 mf = self.motion_frames(int(i))[start : start + self.win_f]
+                if self.augment:  # mirror and relight: the timing of a contact survives both
+                    if rng.random() < 0.5:
+                        mf = mf[..., ::-1]
+                    gain = rng.uniform(0.8, 1.2)
+                    mf = np.clip(mf.astype(np.float32) * gain, 0, 255).astype(np.uint8)
                 mf_l.append(np.concatenate([mf, np.repeat(mf[-1:], self.win_f - mf.shape[0], 0)]) if mf.shape[0] < self.win_f else mf)
         lay = np.stack([layout_target(mc, self.layout_cfg, self.cols) for mc in mel_l])
         out = {
@@ -485,7 +492,7 @@ def train_stage(run: Run, stage: str, cfg: TrainConfig) -> dict[str, Any]:
         ema = {k: v.detach().clone() for k, v in run.nets["unet"].state_dict().items()}
     ck = run.out / stage / "ckpt"
     start = _load_ckpt(ck, modules, opt, ema) if cfg.resume else 0
-    batcher = _Batcher(run, "train", with_sem=stage != "layout")
+    batcher = _Batcher(run, "train", with_sem=stage != "layout", augment=cfg.augment_frames)
     stride = batcher.stride
     sched = training_scheduler(run.manifest.get("schedule"))
     n_train_t = int(sched.config.num_train_timesteps)

@@ -146,3 +146,39 @@ def test_layout_head_stage_trains_a_frame_stream_predictor(tmp_path):
     from engine.generation import load_pack
 
     assert load_pack(pack).net("layout").uses_frames
+
+
+def test_frame_stream_batches_are_augmented_in_train_only(tmp_path):
+    from engine.models.visual import motion_frames
+    from engine.train.stages import _Batcher
+
+    nets = json.loads(json.dumps(TINY_NETWORKS))
+    nets["layout"].update(n_classes=2, frame_stream=8, frame_size=16)
+    man = base_manifest(nets, name="tiny-aug", classes=["knock", "wood"], window_seconds=1.0, overlap_seconds=0.25)
+    sets = {"train": ClipSet.from_records(synthetic_records(3), 2), "val": ClipSet.from_records(synthetic_records(3), 2)}
+    r = prepare_from_clipsets(tmp_path / "run", man, sets)
+    for split, augmented in (("train", True), ("val", False)):
+        b = _Batcher(r, split, with_sem=False, augment=True)
+        changed = 0
+        for k in range(6):
+            out = b.crop(np.random.default_rng(k), 2)
+            for j, (i, s) in enumerate(zip(out["idx"], out["start"], strict=True)):
+                raw = motion_frames(b.cs.clip(int(i))[0], 16)[s : s + b.win_f]
+                changed += not np.array_equal(out["mframes"][j][: len(raw)], raw)
+        assert (changed > 0) == augmented, split
+    assert not _Batcher(r, "train", with_sem=False).augment  # off unless asked for (--augment-frames)
+
+
+def test_layout_predictor_input_dropout_only_while_training():
+    import torch
+
+    from engine.models.layout_predictor import LayoutPredictor
+
+    torch.manual_seed(0)
+    T = LayoutPredictor({"patch_dim": 8, "cls_dim": 4, "motion_dim": 5, "dim": 16, "heads": 2,
+                         "encoder_layers": 1, "decoder_layers": 1, "input_dropout": 0.5})
+    c, p, m = torch.randn(1, 10, 4), torch.randn(1, 10, 8), torch.randn(1, 10, 5)
+    T.eval()
+    assert torch.equal(T(c, p, m)[0], T(c, p, m)[0])
+    T.train()
+    assert not torch.equal(T(c, p, m)[0], T(c, p, m)[0])
