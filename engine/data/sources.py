@@ -68,6 +68,8 @@ def _run(cmd: list[str], cwd: Path) -> None:
 def fetch_packages(root: Path, packages: list[str] | None = None) -> list[str]:
     """Download and unpack the packages not yet unpacked; returns the ones now present."""
     names = packages or list(PACKAGES)
+    # Absolute: apt-get and dpkg run with their own working directories.
+    root = Path(root).resolve()
     debs, src = root / "debs", root / "src"
     debs.mkdir(parents=True, exist_ok=True)
     src.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ import soundfile as sf
 from engine.data import clean
 from engine.data.fixtures import synthetic_sources
 from engine.data.library import assign_splits, build_library, read_manifest, sound_path
+from engine.data.sources import fetch_packages
 from engine.data.taxonomy import classify
 from engine.progress import run_to_completion
 
@@ -188,3 +191,22 @@ def test_manifest_json_lines_parse(library):
     _base, _files, report = library
     for line in report.manifest.read_text().splitlines():
         json.loads(line)
+
+
+def test_fetch_packages_unpacks_a_downloaded_deb_under_a_relative_data_root(tmp_path, monkeypatch):
+    # Regression: dpkg runs in <root>/src, so a relative root ("data", the CLI default) made
+    # it look for data/src/data/debs/<pkg>.deb and `v2a data sfx` failed on a fresh machine.
+    pkg = tmp_path / "build"
+    (pkg / "DEBIAN").mkdir(parents=True)
+    (pkg / "DEBIAN" / "control").write_text(
+        "Package: v2a-fake-sounds\nVersion: 1.0\nArchitecture: all\nMaintainer: t <t@t>\nDescription: t\n"
+    )
+    (pkg / "usr" / "share" / "sounds").mkdir(parents=True)
+    (pkg / "usr" / "share" / "sounds" / "a.txt").write_text("x")
+    debs = tmp_path / "data" / "debs"
+    debs.mkdir(parents=True)
+    subprocess.run(["dpkg-deb", "--build", str(pkg), str(debs / "v2a-fake-sounds_1.0_all.deb")], check=True, capture_output=True)
+    monkeypatch.chdir(tmp_path)
+    # The .deb is already there, so nothing is downloaded.
+    assert fetch_packages(Path("data"), ["v2a-fake-sounds"]) == ["v2a-fake-sounds"]
+    assert (tmp_path / "data" / "src" / "v2a-fake-sounds" / "usr" / "share" / "sounds" / "a.txt").read_text() == "x"
