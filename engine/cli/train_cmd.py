@@ -18,8 +18,9 @@ from pathlib import Path
 
 from engine.errors import OutputError
 
-STAGE_CHOICES = ("prep", "layout", "layout_head", "generator", "joint", "vocoder", "vae", "all", "export")
-DEFAULT_LR = {"layout": 5e-4, "layout_head": 5e-4, "generator": 4e-4, "joint": 2e-4, "vocoder": 1e-3, "vae": 4e-4}
+STAGE_CHOICES = ("prep", "layout", "layout_head", "onset", "generator", "joint", "vocoder", "vae", "all", "export")
+DEFAULT_LR = {"layout": 5e-4, "layout_head": 5e-4, "onset": 1e-3, "generator": 4e-4, "joint": 2e-4, "vocoder": 1e-3,
+              "vae": 4e-4}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,6 +33,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--generator-steps", type=int, default=1000)
     p.add_argument("--joint-steps", type=int, default=200)
     p.add_argument("--layout-head-steps", type=int, default=500)
+    p.add_argument("--onset-steps", type=int, default=600)
+    p.add_argument("--onset-stream", action="store_true",
+                   help="onset stage: give the onset head its own trainable copy of T's frame stream")
+    p.add_argument("--from-pack", default=None,
+                   help="start a new run folder from this pack's manifest and weights (to fine-tune a pack)")
     p.add_argument("--vocoder-steps", type=int, default=2000)
     p.add_argument("--segment", type=int, default=8000, help="vocoder: samples per training crop")
     p.add_argument("--vae-steps", type=int, default=2000)
@@ -66,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     out = Path(args.out)
+    if args.from_pack and not (out / "manifest.json").is_file():
+        from engine.train.stages import seed_run_from_pack
+
+        seed_run_from_pack(Path(args.from_pack), out)
     nets = STARTER_NETWORKS if args.config == "starter" else TINY_NETWORKS
     stages = {"all": ["prep", "layout", "generator", "layout_head", "joint"]}.get(args.stage, [args.stage])
     summaries = []
@@ -90,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
             run_ = Run(out)
             training = {}
             # the VAE's summary only when G runs on it (a mel run's pack stays as it was)
-            for st in ("layout", "layout_head", "generator", "joint", "vocoder") + (("vae",) if run_.latent else ()):
+            for st in ("layout", "layout_head", "onset", "generator", "joint", "vocoder") + (("vae",) if run_.latent else ()):
                 f = out / st / "summary.json"
                 if f.is_file():
                     training[st] = json.loads(f.read_text())
@@ -105,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         cfg = TrainConfig(
             out=out, steps=steps, batch=args.batch, lr=args.lr or DEFAULT_LR[stage], seed=args.seed,
             resume=not args.no_resume, quiet=args.quiet, threads=args.threads, ckpt_every=args.ckpt_every,
-            edge_weight=args.edge_weight, augment_frames=args.augment_frames,
+            edge_weight=args.edge_weight, augment_frames=args.augment_frames, onset_stream=args.onset_stream,
         )
         s = train_stage(run_, stage, cfg)
         summaries.append(s)

@@ -37,6 +37,8 @@ DEFAULT_LAYOUT_CONFIG: dict[str, Any] = {
     "frame_stream": 0,  # >0: width of the learned frame stream (0 = off, older packs)
     "frame_size": 64,  # its frames are frame_size x frame_size
     "input_dropout": 0.0,  # training only: dropout on the ViT features (T overfits them)
+    "onset_head": 0,  # >0: width of a per-frame onset head (BCE; sharpens the layout's attacks)
+    "onset_stream": 0,  # 1: the onset head has its own frame stream (trainable without changing T's layout)
 }
 
 
@@ -128,10 +130,27 @@ class LayoutPredictor(nn.Module):
         self.head = nn.Linear(2 * d, int(cfg["bands"]))
         n_cls = int(cfg["n_classes"])
         self.class_head = nn.Linear(d, n_cls) if n_cls > 0 else None
+        oh = int(cfg["onset_head"])
+        self.onset_head = None
+        self.onset_stream = None
+        if oh > 0:
+            extra = 0
+            if int(cfg["onset_stream"]) and fs > 0:
+                self.onset_stream = FrameStream(fs)
+                extra = fs
+            # A small temporal conv: an onset is a decision about a frame and its neighbours.
+            self.onset_head = nn.Sequential(
+                nn.Conv1d(2 * d + extra, oh, 5, padding=2), nn.GELU(), nn.Conv1d(oh, oh, 3, padding=1), nn.GELU(),
+                nn.Conv1d(oh, 1, 1),
+            )
 
     @property
     def uses_frames(self) -> bool:
         return self.frame_stream is not None
+
+    @property
+    def has_onset_head(self) -> bool:
+        return self.onset_head is not None
 
     def forward(
         self, cls: torch.Tensor, patch: torch.Tensor, motion: torch.Tensor, frames: torch.Tensor | None = None
@@ -139,6 +158,13 @@ class LayoutPredictor(nn.Module):
         """cls [B, F, cls_dim], patch [B, F, patch_dim], motion [B, F, motion_dim], all at the
         frame rate; frames [B, F, 2, S, S] (``motion_frames``) when the frame stream is on.
         Returns (layout [B, F, bands], class logits [B, n_classes] or None)."""
+        out, logits, _ = self.forward_all(cls, patch, motion, frames)
+        return out, logits
+
+    def forward_all(
+        self, cls: torch.Tensor, patch: torch.Tensor, motion: torch.Tensor, frames: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """As :meth:`forward`, plus per-frame onset logits [B, F] (None without an onset head)."""
         b, f, _ = patch.shape
         if f > int(self.config["max_frames"]):
             raise ValueError(f"layout predictor window of {f} frames exceeds max_frames")
@@ -160,9 +186,14 @@ class LayoutPredictor(nn.Module):
             q = self.dec[i + 1](q, kv=x)
             q = self.dec[i + 2](q, mask=wmask)
             q = self.dec[i + 3](q)
-        out = self.head(torch.cat([self.norm_out(q), x], -1))
+        feat = torch.cat([self.norm_out(q), x], -1)
+        out = self.head(feat)
         logits = None if self.class_head is None else self.class_head(self.norm_out(q).mean(1))
-        return out, logits
+        onsets = None
+        if self.onset_head is not None:
+            h = feat if self.onset_stream is None else torch.cat([feat, self.onset_stream(frames)], -1)
+            onsets = self.onset_head(h.transpose(1, 2))[:, 0]
+        return out, logits, onsets
 
 
 DEFAULT_COND_CONFIG: dict[str, Any] = {

@@ -9,6 +9,9 @@
 - ``joint``: G (and S) fine-tuned with T's predicted layout half of the time (T frozen).
 - ``layout_head``: T alone on the frozen visual encoder's cached features (cheap: no ViT
   backward), so T can keep training on a CPU while the generator trains in another process.
+- ``onset``: only T's per-frame onset head (added to T if it has none), BCE against the
+  onsets of the true layout's events; the rest of T is frozen, so its layouts stay as they
+  were and inference sharpens their attacks at the picked onsets (engine.diffusion.sharpen).
 
 Latent G: when ``OUT/vae`` holds a trained mel VAE (``v2a train --stage vae``) and G has not
 been trained yet, the generator stage switches the run to the VAE's latent (``Run.enable_vae``):
@@ -50,9 +53,11 @@ from engine.models import NETWORKS, build_networks, consistent_configs
 from engine.models.visual import motion_frames
 from engine.train.data import ClipSet, layout_target
 
-STAGES = ("layout", "generator", "joint", "layout_head")
+STAGES = ("layout", "generator", "joint", "layout_head", "onset")
 TRAINABLE = {"layout": ("visual", "layout"), "generator": ("cond", "unet"), "joint": ("cond", "unet"),
-             "layout_head": ("layout",)}
+             "layout_head": ("layout",), "onset": ("layout",)}
+ONSET_HEAD_WIDTH = 64
+ONSET_POS_WEIGHT = 4.0  # onsets are ~1 column in 15: weigh the positives up
 
 
 @dataclass
@@ -71,6 +76,8 @@ class TrainConfig:
     p_augment_layout: float = 0.5
     p_predicted_layout: float = 0.5  # joint stage
     edge_weight: float = 0.0  # layout stages: weight of an L2 on frame-to-frame layout changes (0 = off)
+    onset_head: int = ONSET_HEAD_WIDTH  # onset stage: width of the head it adds to T
+    onset_stream: bool = False  # onset stage: the head gets its own (trainable) frame stream
     augment_frames: bool = False  # layout stages: mirror / relight T's motion frames
     ema: float = 0.995
     threads: int = 0  # 0 = leave torch's default
@@ -207,6 +214,26 @@ class Run:
                 save_file({k: v.detach().contiguous().clone() for k, v in state.items()}, str(tmp))
                 tmp.replace(self.out / "nets" / fname)
 
+    def ensure_onset_head(self, width: int, own_stream: bool = False) -> None:
+        """Give T an onset head (fresh, the rest of T's weights kept) and record it in the
+        manifest; nothing changes when T already has one. ``own_stream``: the head gets its
+        own frame stream, a trainable copy of T's (T's layout stays exactly as it was)."""
+        if self.nets["layout"].has_onset_head:
+            return
+        from engine.models.layout_predictor import LayoutPredictor
+
+        old = self.nets["layout"]
+        own = bool(own_stream and old.frame_stream is not None)
+        self.manifest["networks"]["layout"].update(onset_head=int(width), onset_stream=int(own))
+        new = LayoutPredictor({**old.config, "onset_head": int(width), "onset_stream": int(own)})
+        missing, unexpected = new.load_state_dict(old.state_dict(), strict=False)
+        if unexpected or any(not k.startswith(("onset_head.", "onset_stream.")) for k in missing):
+            raise RuntimeError(f"onset head: unexpected weights {unexpected} / missing {missing}")
+        if own:
+            new.onset_stream.load_state_dict(old.frame_stream.state_dict())
+        self.nets["layout"] = new
+        (self.out / "manifest.json").write_text(json.dumps(self.manifest, indent=1))
+
     def clipset(self, split: str) -> ClipSet:
         return ClipSet.load(self.out / "prep" / f"{split}.npz")
 
@@ -275,6 +302,27 @@ def prepare_run(
         if not quiet:
             print(f"prepared {len(cs)} {split} clips in {time.time() - t0:.0f} s")
     return Run(out, manifest)
+
+
+PACK_ONLY_KEYS = ("files", "format_version", "param_counts")
+
+
+def seed_run_from_pack(pack_dir: Path, out: Path) -> Run:
+    """A run folder that continues a pack: its manifest and fp32 copies of its networks.
+    ``prep`` then decodes the clips with the pack's own feature settings."""
+    from safetensors.torch import load_file, save_file
+
+    pack_dir, out = Path(pack_dir), Path(out)
+    man = json.loads((pack_dir / "pack.json").read_text(encoding="utf-8"))
+    for k in PACK_ONLY_KEYS:
+        man.pop(k, None)
+    (out / "nets").mkdir(parents=True, exist_ok=True)
+    for fname, _ in NETWORKS.values():
+        src = pack_dir / fname
+        if not src.is_file():
+            raise FileNotFoundError(f"{src}: the pack has no {fname}")
+        save_file({k: v.float().contiguous() for k, v in load_file(str(src)).items()}, str(out / "nets" / fname))
+    return Run(out, man)
 
 
 def prepare_from_clipsets(out: Path, manifest: dict[str, Any], sets: dict[str, ClipSet]) -> Run:
@@ -477,6 +525,8 @@ def train_stage(run: Run, stage: str, cfg: TrainConfig) -> dict[str, Any]:
         torch.set_num_threads(cfg.threads)
     if stage in ("generator", "joint"):
         run.enable_vae(quiet=cfg.quiet)  # before the optimizer: it may rebuild G for the latent
+    if stage == "onset":
+        run.ensure_onset_head(cfg.onset_head, cfg.onset_stream)
     acc = Accelerator(cpu=not torch.cuda.is_available())
     names = TRAINABLE[stage]
     for n, m in run.nets.items():
@@ -484,6 +534,15 @@ def train_stage(run: Run, stage: str, cfg: TrainConfig) -> dict[str, Any]:
         m.train(n in names)
     modules = {n: run.nets[n] for n in names}
     params = [p for n in names for p in run.nets[n].parameters()]
+    if stage == "onset":  # T stays as it is (and in eval mode); only its onset head learns
+        T = run.nets["layout"]
+        T.requires_grad_(False)
+        T.eval()
+        heads = [m for m in (T.onset_head, T.onset_stream) if m is not None]
+        for m in heads:
+            m.requires_grad_(True)
+            m.train()
+        params = [p for m in heads for p in m.parameters()]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01, betas=(0.9, 0.99))
     wrapped = torch.nn.ModuleDict(modules)
     wrapped, opt = acc.prepare(wrapped, opt)
@@ -528,6 +587,9 @@ def train_stage(run: Run, stage: str, cfg: TrainConfig) -> dict[str, Any]:
                 lc = F.binary_cross_entropy_with_logits(logits, torch.from_numpy(b["classes"]))
                 loss = loss + 0.1 * lc
                 extra["cls"] = float(lc.detach())
+        elif stage == "onset":
+            loss = _onset_loss(run, b, stride)
+            extra = {"bce": float(loss.detach())}
         else:
             loss, extra = _generator_loss(run, b, cfg, rng, g, sched, n_train_t, stage, stride)
         opt.zero_grad(set_to_none=True)
@@ -562,11 +624,55 @@ def train_stage(run: Run, stage: str, cfg: TrainConfig) -> dict[str, Any]:
         m.eval()
         m.requires_grad_(False)
     run.save_nets(names)
-    val = validate(run, stage, cfg)
+    # the onset threshold is chosen on these crops: more of them than a loss needs
+    val = validate(run, stage, cfg, batches=16 if stage == "onset" else 4)
     summary = {"stage": stage, "steps": cfg.steps, "start": start, "train_loss_last": float(np.mean(losses[-50:])) if losses else None,
                "seconds": round(time.time() - t0, 1), **val}
     (run.out / stage / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
+
+
+def onset_targets(layouts: np.ndarray, columns_per_second: float) -> np.ndarray:
+    """[B, N, bands] true layouts -> [B, N] 0/1: the column of each event's onset
+    (``events_from_layout``, the same events layout adherence scores)."""
+    from engine.metrics.adherence import events_from_layout
+    from engine.types import AudioLayout
+
+    out = np.zeros(layouts.shape[:2], np.float32)
+    for i, lay in enumerate(layouts):
+        for t in events_from_layout(AudioLayout(lay, columns_per_second)):
+            out[i, min(int(t * columns_per_second), lay.shape[0] - 1)] = 1.0
+    return out
+
+
+def _onset_forward(run: Run, b: dict[str, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    T = run.nets["layout"]
+    pred, _, logits = T.forward_all(torch.from_numpy(b["cls_f"]), torch.from_numpy(b["patch_f"]),
+                                    torch.from_numpy(b["motion"]), _frames_arg(b))
+    return pred, logits
+
+
+def _onset_loss(run: Run, b: dict[str, np.ndarray], stride: int) -> torch.Tensor:
+    _, logits = _onset_forward(run, b)
+    target = torch.from_numpy(onset_targets(b["layout"], float(run.manifest["layout"]["columns_per_second"])))
+    logits = logits[:, : target.shape[1]]
+    return F.binary_cross_entropy_with_logits(logits, target, pos_weight=torch.tensor(ONSET_POS_WEIGHT))
+
+
+def _event_f1(pred: list[np.ndarray], true: list[np.ndarray], tol: int = 1) -> dict[str, float]:
+    """Precision / recall / F1 of event columns within ±tol columns (each true event matched once)."""
+    tp = n_pred = n_true = 0
+    for p, t in zip(pred, true, strict=True):
+        free = list(int(x) for x in t)
+        n_pred, n_true = n_pred + len(p), n_true + len(t)
+        for x in p:
+            near = [y for y in free if abs(y - int(x)) <= tol]
+            if near:
+                free.remove(min(near, key=lambda y: abs(y - int(x))))
+                tp += 1
+    prec = tp / n_pred if n_pred else 0.0
+    rec = tp / n_true if n_true else 0.0
+    return {"precision": prec, "recall": rec, "f1": 2 * prec * rec / (prec + rec) if prec + rec else 0.0}
 
 
 def _generator_loss(run, b, cfg, rng, g, sched, n_train_t, stage, stride):
@@ -627,6 +733,7 @@ def validate(run: Run, stage: str, cfg: TrainConfig, batches: int = 4) -> dict[s
     for m in run.nets.values():
         m.eval()
     vals = []
+    onset_eval: list[dict[str, np.ndarray]] = []
     sched = training_scheduler(run.manifest.get("schedule"))
     n_t = int(sched.config.num_train_timesteps)
     for k in range(batches):
@@ -636,13 +743,61 @@ def validate(run: Run, stage: str, cfg: TrainConfig, batches: int = 4) -> dict[s
         if stage in ("layout", "layout_head"):
             pred, _ = _layout_forward(run, b, batcher.stride)
             vals.append(float(F.mse_loss(pred, torch.from_numpy(b["layout"]))))
+        elif stage == "onset":
+            vals.append(float(_onset_loss(run, b, batcher.stride)))
+            onset_eval.append(b)
         else:
             vcfg = TrainConfig(out=cfg.out, p_drop_semantic=0, p_drop_text=0, p_drop_layout=0, p_augment_layout=0,
                                p_predicted_layout=1.0 if stage == "joint" else 0.0)
             loss, _ = _generator_loss(run, b, vcfg, rng, g, sched, n_t, stage, batcher.stride)
             vals.append(float(loss))
+    if stage == "onset":
+        return {"val_bce": float(np.mean(vals)), "val_split": split, **_onset_event_scores(run, onset_eval)}
     kind = "l2" if stage in ("layout", "layout_head") else "x0_mse"
     return {f"val_{kind}": float(np.mean(vals)), "val_split": split}
+
+
+ONSET_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+
+
+def _onset_event_scores(run: Run, batches: list[dict[str, np.ndarray]]) -> dict[str, float]:
+    """Events of T's layout before / after shaping at the picked onsets (the run's
+    ``layout.onset_mode``, as inference does), and the picked onsets themselves, against the
+    true layout's events (±1 column). The threshold with the best shaped F1 on these
+    held-out crops becomes the run's ``layout.onset_threshold``."""
+    from engine.diffusion.sharpen import apply_onsets, pick_onsets
+    from engine.metrics.adherence import events_from_layout
+    from engine.types import AudioLayout
+
+    cps = float(run.manifest["layout"]["columns_per_second"])
+    mode = str(run.manifest["layout"].get("onset_mode", "gate"))
+
+    def cols(lay: np.ndarray) -> np.ndarray:
+        return np.array([min(int(t * cps), lay.shape[0] - 1) for t in events_from_layout(AudioLayout(lay, cps))], int)
+
+    preds, probs, true = [], [], []
+    for b in batches:
+        pred, logits = _onset_forward(run, b)
+        preds.extend(np.clip(pred.numpy(), 0, 1))
+        probs.extend(torch.sigmoid(logits).numpy())
+        true.extend(cols(lay) for lay in b["layout"])
+    out: dict[str, float] = {f"val_layout_{k}": round(v, 4) for k, v in _event_f1([cols(p) for p in preds], true).items()}
+    best: tuple[float, float, dict[str, float], dict[str, float]] | None = None
+    for thr in ONSET_THRESHOLDS:
+        picked = [pick_onsets(pr, thr) for pr in probs]
+        sharp = _event_f1([cols(apply_onsets(p, pk, mode)) for p, pk in zip(preds, picked, strict=True)], true)
+        out[f"val_shaped_f1@{thr}"] = round(sharp["f1"], 4)
+        if best is None or sharp["f1"] > best[1]:
+            best = (thr, sharp["f1"], sharp, _event_f1(picked, true))
+    assert best is not None
+    thr, _, sharp, onsets = best
+    out["onset_threshold"] = thr
+    out.update({f"val_shaped_{k}": round(v, 4) for k, v in sharp.items()})
+    out.update({f"val_onsets_{k}": round(v, 4) for k, v in onsets.items()})
+    run.manifest["layout"]["onset_threshold"] = thr
+    run.manifest["layout"]["onset_mode"] = mode
+    (run.out / "manifest.json").write_text(json.dumps(run.manifest, indent=1))
+    return out
 
 
 def export_run(run: Run, pack_dir: Path, half: bool = True, name: str | None = None, training: dict | None = None) -> Path:
