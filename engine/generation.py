@@ -123,7 +123,6 @@ def _run_layout_predictor(pack: Pack, feats) -> np.ndarray:
     mframes = pad(feats.frames) if getattr(T, "uses_frames", False) else None
     weights = blend_weights(starts, w, total, min(win // 4, w) if len(starts) > 1 else 0)
     out = np.zeros((total, int(T.config["bands"])), np.float32)
-    onset_head = bool(getattr(T, "has_onset_head", False))
     onset_p = np.zeros(total, np.float32)
     with torch.no_grad():
         for a in range(0, len(starts), 16):
@@ -132,18 +131,18 @@ def _run_layout_predictor(pack: Pack, feats) -> np.ndarray:
             p = torch.from_numpy(np.stack([patch_f[s : s + w] for s in chunk]))
             m = torch.from_numpy(np.stack([motion[s : s + w] for s in chunk]))
             fr = None if mframes is None else torch.from_numpy(np.stack([mframes[s : s + w] for s in chunk]))
-            pred, _, onset_logits = T.forward_all(c, p, m, fr) if onset_head else (*T(c, p, m, fr), None)
+            pred, _, onset_logits = T.forward_all(c, p, m, fr)
             for j, s in enumerate(chunk):
                 out[s : s + w] += pred[j].numpy() * weights[a + j][:, None]
                 if onset_logits is not None:
                     onset_p[s : s + w] += torch.sigmoid(onset_logits[j]).numpy() * weights[a + j]
     values = np.clip(out[:n], 0.0, 1.0)
-    if onset_head:
-        from engine.diffusion.sharpen import apply_onsets, pick_onsets
+    if T.has_onset_head:
+        from engine.diffusion.sharpen import DEFAULT_ONSET_MODE, apply_onsets, pick_onsets
 
         lay = pack.manifest.get("layout", {})
         picked = pick_onsets(onset_p[:n], float(lay.get("onset_threshold", 0.5)), int(lay.get("onset_min_gap", 3)))
-        values = apply_onsets(values, picked, str(lay.get("onset_mode", "gate")))
+        values = apply_onsets(values, picked, str(lay.get("onset_mode", DEFAULT_ONSET_MODE)))
     return values
 
 

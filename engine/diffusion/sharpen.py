@@ -56,10 +56,11 @@ def sharpen_layout(values: np.ndarray, onsets: np.ndarray, pre: int = 3, post: i
 
 
 ONSET_MODES = ("sharpen", "inject", "gate")
+DEFAULT_ONSET_MODE = "gate"
 INJECT_DECAY = (1.0, 0.8, 0.6, 0.4)
 
 
-def apply_onsets(values: np.ndarray, onsets: np.ndarray, mode: str = "gate", hold: int = 4,
+def apply_onsets(values: np.ndarray, onsets: np.ndarray, mode: str = DEFAULT_ONSET_MODE, hold: int = 4,
                  rel_threshold: float = 0.3) -> np.ndarray:
     """T's layout [N, bands] shaped by the picked onsets (module doc). ``hold``: columns an
     event stays open after its onset before the gate follows T's own event to its end."""

@@ -168,9 +168,7 @@ class Run:
         self._vae = None
         self.nets["unet"] = build_networks(man["networks"])["unet"]
         man["vae"]["x0_clip"] = self._latent_range()
-        mtmp = self.out / f"manifest.json.{os.getpid()}.tmp"
-        mtmp.write_text(json.dumps(man, indent=1))
-        mtmp.replace(self.out / "manifest.json")
+        self.save_manifest()
         if not quiet:
             u = man["networks"]["unet"]
             print(f"G runs on the VAE latent of {src}: {u['in_channels']} channels at {u['frame_rate']:g} frames/s")
@@ -214,6 +212,12 @@ class Run:
                 save_file({k: v.detach().contiguous().clone() for k, v in state.items()}, str(tmp))
                 tmp.replace(self.out / "nets" / fname)
 
+    def save_manifest(self) -> None:
+        """Write the manifest atomically (two stages may run on one run folder at once)."""
+        tmp = self.out / f"manifest.json.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(self.manifest, indent=1))
+        tmp.replace(self.out / "manifest.json")
+
     def ensure_onset_head(self, width: int, own_stream: bool = False) -> None:
         """Give T an onset head (fresh, the rest of T's weights kept) and record it in the
         manifest; nothing changes when T already has one. ``own_stream``: the head gets its
@@ -232,7 +236,7 @@ class Run:
         if own:
             new.onset_stream.load_state_dict(old.frame_stream.state_dict())
         self.nets["layout"] = new
-        (self.out / "manifest.json").write_text(json.dumps(self.manifest, indent=1))
+        self.save_manifest()
 
     def clipset(self, split: str) -> ClipSet:
         return ClipSet.load(self.out / "prep" / f"{split}.npz")
@@ -308,20 +312,22 @@ PACK_ONLY_KEYS = ("files", "format_version", "param_counts")
 
 
 def seed_run_from_pack(pack_dir: Path, out: Path) -> Run:
-    """A run folder that continues a pack: its manifest and fp32 copies of its networks.
+    """A run folder that continues a pack: its manifest and fp32 copies of its networks
+    (each checked against pack.json's sha256 and shapes, as loading the pack does).
     ``prep`` then decodes the clips with the pack's own feature settings."""
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import save_file
 
-    pack_dir, out = Path(pack_dir), Path(out)
-    man = json.loads((pack_dir / "pack.json").read_text(encoding="utf-8"))
+    from engine.packs.format import load_weights, read_manifest
+
+    out = Path(out)
+    man = read_manifest(pack_dir)
     for k in PACK_ONLY_KEYS:
         man.pop(k, None)
+    # Every file checked before anything is written: a broken pack leaves no half run behind.
+    weights = {fname: load_weights(pack_dir, fname) for fname, _ in NETWORKS.values()}
     (out / "nets").mkdir(parents=True, exist_ok=True)
-    for fname, _ in NETWORKS.values():
-        src = pack_dir / fname
-        if not src.is_file():
-            raise FileNotFoundError(f"{src}: the pack has no {fname}")
-        save_file({k: v.float().contiguous() for k, v in load_file(str(src)).items()}, str(out / "nets" / fname))
+    for fname, tensors in weights.items():
+        save_file({k: v.float().contiguous() for k, v in tensors.items()}, str(out / "nets" / fname))
     return Run(out, man)
 
 
@@ -588,7 +594,7 @@ def train_stage(run: Run, stage: str, cfg: TrainConfig) -> dict[str, Any]:
                 loss = loss + 0.1 * lc
                 extra["cls"] = float(lc.detach())
         elif stage == "onset":
-            loss = _onset_loss(run, b, stride)
+            loss = _onset_bce(run, _onset_forward(run, b)[1], b["layout"])
             extra = {"bce": float(loss.detach())}
         else:
             loss, extra = _generator_loss(run, b, cfg, rng, g, sched, n_train_t, stage, stride)
@@ -632,16 +638,22 @@ def train_stage(run: Run, stage: str, cfg: TrainConfig) -> dict[str, Any]:
     return summary
 
 
-def onset_targets(layouts: np.ndarray, columns_per_second: float) -> np.ndarray:
-    """[B, N, bands] true layouts -> [B, N] 0/1: the column of each event's onset
-    (``events_from_layout``, the same events layout adherence scores)."""
+def _event_columns(layout: np.ndarray, columns_per_second: float) -> np.ndarray:
+    """Column index of each event onset of a [N, bands] layout (``events_from_layout``, the
+    same events layout adherence scores)."""
     from engine.metrics.adherence import events_from_layout
     from engine.types import AudioLayout
 
+    n = layout.shape[0]
+    return np.array([min(int(t * columns_per_second), n - 1)
+                     for t in events_from_layout(AudioLayout(layout, columns_per_second))], int)
+
+
+def onset_targets(layouts: np.ndarray, columns_per_second: float) -> np.ndarray:
+    """[B, N, bands] true layouts -> [B, N] 0/1: the column of each event's onset."""
     out = np.zeros(layouts.shape[:2], np.float32)
     for i, lay in enumerate(layouts):
-        for t in events_from_layout(AudioLayout(lay, columns_per_second)):
-            out[i, min(int(t * columns_per_second), lay.shape[0] - 1)] = 1.0
+        out[i, _event_columns(lay, columns_per_second)] = 1.0
     return out
 
 
@@ -652,24 +664,18 @@ def _onset_forward(run: Run, b: dict[str, np.ndarray]) -> tuple[torch.Tensor, to
     return pred, logits
 
 
-def _onset_loss(run: Run, b: dict[str, np.ndarray], stride: int) -> torch.Tensor:
-    _, logits = _onset_forward(run, b)
-    target = torch.from_numpy(onset_targets(b["layout"], float(run.manifest["layout"]["columns_per_second"])))
+def _onset_bce(run: Run, logits: torch.Tensor, layouts: np.ndarray) -> torch.Tensor:
+    target = torch.from_numpy(onset_targets(layouts, float(run.manifest["layout"]["columns_per_second"])))
     logits = logits[:, : target.shape[1]]
     return F.binary_cross_entropy_with_logits(logits, target, pos_weight=torch.tensor(ONSET_POS_WEIGHT))
 
 
 def _event_f1(pred: list[np.ndarray], true: list[np.ndarray], tol: int = 1) -> dict[str, float]:
-    """Precision / recall / F1 of event columns within ±tol columns (each true event matched once)."""
-    tp = n_pred = n_true = 0
-    for p, t in zip(pred, true, strict=True):
-        free = list(int(x) for x in t)
-        n_pred, n_true = n_pred + len(p), n_true + len(t)
-        for x in p:
-            near = [y for y in free if abs(y - int(x)) <= tol]
-            if near:
-                free.remove(min(near, key=lambda y: abs(y - int(x))))
-                tp += 1
+    """Precision / recall / F1 of event columns within ±tol columns (one-to-one matches)."""
+    from engine.metrics.align import match_count
+
+    tp = sum(match_count(p, t, tol, strict=False) for p, t in zip(pred, true, strict=True))
+    n_pred, n_true = sum(len(p) for p in pred), sum(len(t) for t in true)
     prec = tp / n_pred if n_pred else 0.0
     rec = tp / n_true if n_true else 0.0
     return {"precision": prec, "recall": rec, "f1": 2 * prec * rec / (prec + rec) if prec + rec else 0.0}
@@ -733,7 +739,7 @@ def validate(run: Run, stage: str, cfg: TrainConfig, batches: int = 4) -> dict[s
     for m in run.nets.values():
         m.eval()
     vals = []
-    onset_eval: list[dict[str, np.ndarray]] = []
+    onset_eval: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (T's layouts, onset probs, true layouts)
     sched = training_scheduler(run.manifest.get("schedule"))
     n_t = int(sched.config.num_train_timesteps)
     for k in range(batches):
@@ -744,8 +750,9 @@ def validate(run: Run, stage: str, cfg: TrainConfig, batches: int = 4) -> dict[s
             pred, _ = _layout_forward(run, b, batcher.stride)
             vals.append(float(F.mse_loss(pred, torch.from_numpy(b["layout"]))))
         elif stage == "onset":
-            vals.append(float(_onset_loss(run, b, batcher.stride)))
-            onset_eval.append(b)
+            pred, logits = _onset_forward(run, b)
+            vals.append(float(_onset_bce(run, logits, b["layout"])))
+            onset_eval.append((np.clip(pred.numpy(), 0, 1), torch.sigmoid(logits).numpy(), b["layout"]))
         else:
             vcfg = TrainConfig(out=cfg.out, p_drop_semantic=0, p_drop_text=0, p_drop_layout=0, p_augment_layout=0,
                                p_predicted_layout=1.0 if stage == "joint" else 0.0)
@@ -760,43 +767,32 @@ def validate(run: Run, stage: str, cfg: TrainConfig, batches: int = 4) -> dict[s
 ONSET_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
 
-def _onset_event_scores(run: Run, batches: list[dict[str, np.ndarray]]) -> dict[str, float]:
+def _onset_event_scores(run: Run, batches: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, float]:
     """Events of T's layout before / after shaping at the picked onsets (the run's
     ``layout.onset_mode``, as inference does), and the picked onsets themselves, against the
     true layout's events (±1 column). The threshold with the best shaped F1 on these
     held-out crops becomes the run's ``layout.onset_threshold``."""
-    from engine.diffusion.sharpen import apply_onsets, pick_onsets
-    from engine.metrics.adherence import events_from_layout
-    from engine.types import AudioLayout
+    from engine.diffusion.sharpen import DEFAULT_ONSET_MODE, apply_onsets, pick_onsets
 
     cps = float(run.manifest["layout"]["columns_per_second"])
-    mode = str(run.manifest["layout"].get("onset_mode", "gate"))
+    mode = str(run.manifest["layout"].get("onset_mode", DEFAULT_ONSET_MODE))
 
-    def cols(lay: np.ndarray) -> np.ndarray:
-        return np.array([min(int(t * cps), lay.shape[0] - 1) for t in events_from_layout(AudioLayout(lay, cps))], int)
-
-    preds, probs, true = [], [], []
-    for b in batches:
-        pred, logits = _onset_forward(run, b)
-        preds.extend(np.clip(pred.numpy(), 0, 1))
-        probs.extend(torch.sigmoid(logits).numpy())
-        true.extend(cols(lay) for lay in b["layout"])
-    out: dict[str, float] = {f"val_layout_{k}": round(v, 4) for k, v in _event_f1([cols(p) for p in preds], true).items()}
-    best: tuple[float, float, dict[str, float], dict[str, float]] | None = None
-    for thr in ONSET_THRESHOLDS:
-        picked = [pick_onsets(pr, thr) for pr in probs]
-        sharp = _event_f1([cols(apply_onsets(p, pk, mode)) for p, pk in zip(preds, picked, strict=True)], true)
-        out[f"val_shaped_f1@{thr}"] = round(sharp["f1"], 4)
-        if best is None or sharp["f1"] > best[1]:
-            best = (thr, sharp["f1"], sharp, _event_f1(picked, true))
-    assert best is not None
-    thr, _, sharp, onsets = best
+    preds = [p for pr, _, _ in batches for p in pr]
+    probs = [p for _, pb, _ in batches for p in pb]
+    true = [_event_columns(lay, cps) for _, _, lays in batches for lay in lays]
+    out: dict[str, float] = {f"val_layout_{k}": round(v, 4) for k, v in _event_f1([_event_columns(p, cps) for p in preds], true).items()}
+    shaped, picked = {}, {}
+    for t in ONSET_THRESHOLDS:
+        picked[t] = [pick_onsets(pr, t) for pr in probs]
+        shaped[t] = _event_f1([_event_columns(apply_onsets(p, pk, mode), cps) for p, pk in zip(preds, picked[t], strict=True)], true)
+        out[f"val_shaped_f1@{t}"] = round(shaped[t]["f1"], 4)
+    thr = max(ONSET_THRESHOLDS, key=lambda t: shaped[t]["f1"])  # the lowest one on a tie
     out["onset_threshold"] = thr
-    out.update({f"val_shaped_{k}": round(v, 4) for k, v in sharp.items()})
-    out.update({f"val_onsets_{k}": round(v, 4) for k, v in onsets.items()})
+    out.update({f"val_shaped_{k}": round(v, 4) for k, v in shaped[thr].items()})
+    out.update({f"val_onsets_{k}": round(v, 4) for k, v in _event_f1(picked[thr], true).items()})
     run.manifest["layout"]["onset_threshold"] = thr
     run.manifest["layout"]["onset_mode"] = mode
-    (run.out / "manifest.json").write_text(json.dumps(run.manifest, indent=1))
+    run.save_manifest()
     return out
 
 

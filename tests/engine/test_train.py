@@ -291,3 +291,19 @@ def test_apply_onsets_modes():
     assert np.array_equal(apply_onsets(v, np.zeros(0, int), "gate"), v)  # nothing picked: T's layout as is
     with pytest.raises(ValueError):
         apply_onsets(v, onsets, "bogus")
+
+
+def test_seed_run_from_a_broken_pack_names_the_file_and_writes_nothing(tmp_path):
+    import shutil
+
+    from engine.errors import PackError
+    from engine.paths import bundled_packs_dir
+    from engine.train.stages import seed_run_from_pack
+
+    pack = tmp_path / "pack"
+    shutil.copytree(bundled_packs_dir() / "starter", pack)
+    with open(pack / "unet.safetensors", "ab") as f:
+        f.write(b"xx")
+    with pytest.raises(PackError, match="unet.safetensors"):
+        seed_run_from_pack(pack, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
