@@ -5,7 +5,8 @@ threshold ``lo + rel_threshold * (hi - lo)`` (lo/hi = min/max energy, rel 0.3; a
 whose energy range is under 0.05 has no events); an edge less than ``min_gap_s`` (0.1 s) after
 the previous event's end continues that event. Each event's onset time is refined to
 the rise point: where linear interpolation between column centres first reaches 70 % of
-the way from the local minimum before the edge to the maximum of the next 3 columns (tuned on
+the way from the local minimum before the edge (the layout's floor for an edge in the first
+column) to the maximum of the next 3 columns (tuned on
 real recordings, whose 64 ms log-mel frames smear energy up to 32 ms early; a painted
 0 -> 1 step at column k gives k + 0.2 columns). An event ends where energy falls below the
 threshold again.
@@ -51,7 +52,7 @@ def event_spans_from_layout(
         end_k = k
         while end_k < n and above[end_k]:
             end_k += 1
-        t0 = _half_rise_time(e, k, cps)
+        t0 = _half_rise_time(e, k, cps, lo)
         t1 = end_k / cps
         if spans and t0 - spans[-1][1] < min_gap_s:  # too short a pause: the same event
             spans[-1] = (spans[-1][0], max(spans[-1][1], t1))
@@ -65,16 +66,18 @@ def event_spans_from_layout(
 RISE_FRACTION = 0.7
 
 
-def _half_rise_time(e: np.ndarray, k: int, cps: float, frac: float = RISE_FRACTION) -> float:
+def _half_rise_time(e: np.ndarray, k: int, cps: float, floor: float, frac: float = RISE_FRACTION) -> float:
     n = len(e)
-    if k == 0:
-        return 0.0
-    j = k - 1
+    j = max(k - 1, 0)
     while j > 0 and e[j - 1] <= e[j]:  # walk back down to the local minimum
         j -= 1
-    base = e[j]
+    # A rise that reaches column 0 may have begun before the clip (a soft brush or the mel's
+    # smear at an event 40 ms in): it rises from the layout's floor, as it would mid-clip.
+    base = floor if j == 0 else e[j]
     peak = e[k : min(n, k + 3)].max()
     half = base + frac * (peak - base)
+    if j == 0 and e[0] >= half:  # the clip opens on the sound already loud
+        return 0.0
     for i in range(j, min(n, k + 3) - 1):
         if e[i] < half <= e[i + 1]:
             part = (half - e[i]) / (e[i + 1] - e[i])

@@ -42,6 +42,23 @@ def test_events_respect_rate_gap_and_flat_layouts():
     assert events_from_layout(painted([(0, 3)])) == [0.0]
 
 
+def test_an_edge_in_the_first_column_rises_like_any_other():
+    # A soft-brushed event at 40 ms: its ramp reaches column 0. It must read where the same
+    # ramp reads anywhere else in the clip, not at 0.0 s.
+    ramp = [0.25, 0.6, 0.8, 0.8, 0.8, 0.3]
+    first = np.full((60, 5), 0.05, np.float32)
+    first[: len(ramp)] = np.array(ramp)[:, None]
+    later = np.full((60, 5), 0.05, np.float32)
+    later[20 : 20 + len(ramp)] = np.array(ramp)[:, None]
+    (t_first,), (t_later,) = events_from_layout(AudioLayout(first, 25.0)), events_from_layout(AudioLayout(later, 25.0))
+    assert t_first > 0.02
+    assert t_first == pytest.approx(t_later - 20 / 25.0, abs=1e-6)
+    # a clip that opens on a sound already at full level still has its event at 0.0
+    loud = first.copy()
+    loud[0] = 0.8
+    assert events_from_layout(AudioLayout(loud, 25.0)) == [0.0]
+
+
 def test_clicks_on_the_events_score_well():
     lay = painted([(5, 7), (13, 15), (22, 24), (31, 33)])
     ev = events_from_layout(lay)
