@@ -71,13 +71,17 @@ def _half_rise_time(e: np.ndarray, k: int, cps: float, floor: float, frac: float
     j = max(k - 1, 0)
     while j > 0 and e[j - 1] <= e[j]:  # walk back down to the local minimum
         j -= 1
-    # A rise that reaches column 0 may have begun before the clip (a soft brush or the mel's
-    # smear at an event 40 ms in): it rises from the layout's floor, as it would mid-clip.
-    base = floor if j == 0 else e[j]
+    base = e[j]
     peak = e[k : min(n, k + 3)].max()
+    if j == 0:
+        # A rise that reaches column 0 may have begun before the clip (a soft brush or the
+        # mel's smear at an event 40 ms in): it rises from the layout's floor, as it would
+        # mid-clip, unless column 0 is already past that rise point.
+        if e[0] < floor + frac * (peak - floor):
+            base = floor
+        elif k == 0:  # the clip opens on the sound already loud
+            return 0.0
     half = base + frac * (peak - base)
-    if j == 0 and e[0] >= half:  # the clip opens on the sound already loud
-        return 0.0
     for i in range(j, min(n, k + 3) - 1):
         if e[i] < half <= e[i + 1]:
             part = (half - e[i]) / (e[i + 1] - e[i])

@@ -57,6 +57,13 @@ def test_an_edge_in_the_first_column_rises_like_any_other():
     loud = first.copy()
     loud[0] = 0.8
     assert events_from_layout(AudioLayout(loud, 25.0)) == [0.0]
+    # a quiet swell from column 0 that crosses the event threshold at column 3 (a big event
+    # elsewhere sets the range): column 0 is already past the rise point measured from the
+    # floor, so the swell's own rise counts, as it did before the floor rule
+    swell = np.zeros((60, 5), np.float32)
+    swell[:8] = np.array([0.25, 0.27, 0.29, 0.31, 0.33, 0.35, 0.35, 0.0])[:, None]
+    swell[30:35] = 1.0
+    assert events_from_layout(AudioLayout(swell, 25.0))[0] == pytest.approx(0.16, abs=1e-6)
 
 
 def test_clicks_on_the_events_score_well():
