@@ -107,6 +107,7 @@ def load_pack(path_or_name: str | Path | None = None, device: str = "cpu") -> Pa
 def _run_layout_predictor(pack: Pack, feats) -> np.ndarray:
     """T over the clip in overlapping windows -> [N, bands] at the frame rate, in [0, 1]."""
     from engine.diffusion.windows import blend_weights, plan_windows
+    from engine.models import module_device
 
     T = pack.net("layout")
     cls_f, patch_f = feats.at_frame_rate()
@@ -124,18 +125,22 @@ def _run_layout_predictor(pack: Pack, feats) -> np.ndarray:
     weights = blend_weights(starts, w, total, min(win // 4, w) if len(starts) > 1 else 0)
     out = np.zeros((total, int(T.config["bands"])), np.float32)
     onset_p = np.zeros(total, np.float32)
+    dev = module_device(T)
+
+    def batch(a: np.ndarray, chunk: list[int]) -> torch.Tensor:
+        return torch.from_numpy(np.stack([a[s : s + w] for s in chunk])).to(dev)
+
     with torch.no_grad():
         for a in range(0, len(starts), 16):
             chunk = starts[a : a + 16]
-            c = torch.from_numpy(np.stack([cls_f[s : s + w] for s in chunk]))
-            p = torch.from_numpy(np.stack([patch_f[s : s + w] for s in chunk]))
-            m = torch.from_numpy(np.stack([motion[s : s + w] for s in chunk]))
-            fr = None if mframes is None else torch.from_numpy(np.stack([mframes[s : s + w] for s in chunk]))
-            pred, _, onset_logits = T.forward_all(c, p, m, fr)
+            fr = None if mframes is None else batch(mframes, chunk)
+            pred, _, onset_logits = T.forward_all(batch(cls_f, chunk), batch(patch_f, chunk), batch(motion, chunk), fr)
+            pred = pred.float().cpu().numpy()
+            onset = None if onset_logits is None else torch.sigmoid(onset_logits).float().cpu().numpy()
             for j, s in enumerate(chunk):
-                out[s : s + w] += pred[j].numpy() * weights[a + j][:, None]
-                if onset_logits is not None:
-                    onset_p[s : s + w] += torch.sigmoid(onset_logits[j]).numpy() * weights[a + j]
+                out[s : s + w] += pred[j] * weights[a + j][:, None]
+                if onset is not None:
+                    onset_p[s : s + w] += onset[j] * weights[a + j]
     values = np.clip(out[:n], 0.0, 1.0)
     if T.has_onset_head:
         from engine.diffusion.sharpen import DEFAULT_ONSET_MODE, apply_onsets, pick_onsets
@@ -209,6 +214,18 @@ def vocoder_for(pack: Pack) -> Any:
     return v
 
 
+#: G's rows per network call (takes x CFG branches x windows). On the CPU 24 bounds memory at no
+#: cost in speed; a GPU is fed all rows at once (bench_gpu.py: 16 takes of the starter pack
+#: ran 4 calls of 24 per step and took 2.6x as long as 8 takes).
+CPU_SAMPLING_BATCH, GPU_SAMPLING_BATCH = 24, 256
+
+
+def sampling_batch(pack: Pack | Any) -> int:
+    from engine.models import module_device
+
+    return CPU_SAMPLING_BATCH if module_device(pack.net("unet")).type == "cpu" else GPU_SAMPLING_BATCH
+
+
 def generate(request: GenerationRequest, pack: Pack | Any, cancel: CancelToken | None = None, cache_dir=None) -> Job[list[Take]]:
     """Sound for ``request.video_path`` (or its ``region``): ``request.takes`` takes, seeds
     ``seed, seed+1, ...``. Returns Takes whose audio covers exactly the clip (or region)."""
@@ -274,6 +291,7 @@ def generate(request: GenerationRequest, pack: Pack | Any, cancel: CancelToken |
         layout_strength=float(request.layout_strength),
         scheduler=request.scheduler or sampling["scheduler"],
         x0_clip=x0_clip,
+        max_batch=sampling_batch(pack),
     )
     text = _text_embedding(request.prompt)
     negative = _text_embedding(request.negative_prompt)
@@ -340,7 +358,7 @@ def generate(request: GenerationRequest, pack: Pack | Any, cancel: CancelToken |
                     "prompt": request.prompt,
                     "negative_prompt": request.negative_prompt,
                     "scheduler": spec.scheduler,
-                    "log_mel": log_mel[k].numpy(),
+                    "log_mel": log_mel[k].cpu().numpy(),
                 },
             )
         )

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine.models import module_device
 from engine.models.visual import motion_features, motion_frames
 from engine.progress import CancelToken, Job, Progress
 from engine.timebase import frame_count
@@ -66,11 +67,12 @@ def encode_frames(
     motion = motion_features(frames, motion_grid)
     sem_frames = frames[::stride]
     cls_l, patch_l = [], []
+    dev = module_device(visual)  # frames go to the ViT's device, features come back
     with torch.no_grad():
         for a in range(0, len(sem_frames), chunk):
-            c, p = visual(torch.from_numpy(np.ascontiguousarray(sem_frames[a : a + chunk])))
-            cls_l.append(c.float().numpy())
-            patch_l.append(p.float().numpy())
+            c, p = visual(torch.from_numpy(np.ascontiguousarray(sem_frames[a : a + chunk])).to(dev))
+            cls_l.append(c.float().cpu().numpy())
+            patch_l.append(p.float().cpu().numpy())
     return motion, np.concatenate(cls_l), np.concatenate(patch_l)
 
 

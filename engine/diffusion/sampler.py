@@ -12,6 +12,7 @@ import torch
 
 from engine.diffusion.schedulers import sampling_scheduler
 from engine.diffusion.windows import blend_weights, plan_windows
+from engine.models import module_device
 from engine.progress import CancelToken, Job, Progress
 
 
@@ -71,22 +72,28 @@ def sample(
     ``sem`` [Ns, cls_dim] visual CLS features at ``sem_rate`` per second from t = 0;
     ``text`` / ``negative`` [text_dim] prompt embeddings or None.
     """
+    # Everything runs where G's weights are (CPU or CUDA); the noise is drawn on the CPU from
+    # each take's seed and moved, so a seed gives the same sound on either device.
+    dev = module_device(unet)
+    sem = sem.cpu()
+    text = None if text is None else text.to(dev)
+    negative = None if negative is None else negative.to(dev)
     mult = int(getattr(unet, "length_multiple", 1))
     starts, win = plan_windows(spec.n_frames, spec.window, spec.overlap, mult)
     total = max(spec.n_frames, win)
     fade = min(spec.overlap, win) if len(starts) > 1 else 0
-    weights = torch.from_numpy(blend_weights(starts, win, total, fade))
+    weights = torch.from_numpy(blend_weights(starts, win, total, fade)).to(dev)
     n_win, k_takes = len(starts), len(seeds)
     fr = spec.frame_rate
     n_tok = tokens_per_window(win / fr, sem_rate)
 
     # --- per-window conditions -------------------------------------------------------------
     sem_w, tpos_w, tmask_w = zip(*(window_tokens(sem, sem_rate, s / fr, win / fr, n_tok) for s in starts), strict=True)
-    sem_w, tpos_w, tmask_w = torch.stack(sem_w), torch.stack(tpos_w), torch.stack(tmask_w)
+    sem_w, tpos_w, tmask_w = (torch.stack(v).to(dev) for v in (sem_w, tpos_w, tmask_w))
     bands = int(unet.config["cond_channels"]) - 1
-    lay_full = torch.zeros(bands + 1, total)
+    lay_full = torch.zeros(bands + 1, total, device=dev)
     if layout is not None:
-        lv = torch.as_tensor(np.asarray(layout, np.float32)).T  # [bands, n]
+        lv = torch.as_tensor(np.asarray(layout, np.float32), device=dev).T  # [bands, n]
         n = min(lv.shape[1], total)
         lay_full[:bands, :n] = lv[:, :n]
         lay_full[bands, :] = 1.0
@@ -104,18 +111,18 @@ def sample(
     def tokens_for(br: int) -> tuple[torch.Tensor, torch.Tensor]:
         t = b_text[br]
         tt = None if t is None else t[None].expand(n_win, -1)
-        drop = torch.full((n_win,), b_drop[br], dtype=torch.bool)
+        drop = torch.full((n_win,), b_drop[br], dtype=torch.bool, device=dev)
         return cond.tokens(sem_w, tpos_w, tt, drop_semantic=drop)
 
     with torch.no_grad():
         tok_br = [tokens_for(br) for br in range(branches)]
     c_chan = int(unet.config["in_channels"])
-    mask_full = torch.cat([tmask_w, torch.ones(n_win, 1, dtype=torch.bool)], 1)
+    mask_full = torch.cat([tmask_w, torch.ones(n_win, 1, dtype=torch.bool, device=dev)], 1)
 
     # --- noise per take (its own seed, so take k is reproducible alone) ----------------------
     x = torch.stack(
         [torch.randn(c_chan, total, generator=torch.Generator().manual_seed(int(s))) for s in seeds]
-    )
+    ).to(dev)
     sched = sampling_scheduler(spec.scheduler, schedule)
     sched.set_timesteps(int(spec.steps))
     x = x * float(getattr(sched, "init_noise_sigma", 1.0))
@@ -141,7 +148,7 @@ def sample(
         btok, bpos, bmask = torch.cat(rows_tok), torch.cat(rows_pos), torch.cat(rows_mask)
         outs = []
         with torch.no_grad():
-            tt = torch.full((1,), float(t))
+            tt = torch.full((1,), float(t), device=dev)
             for a in range(0, bx.shape[0], spec.max_batch):
                 sl = slice(a, a + spec.max_batch)
                 outs.append(unet(bx[sl], tt, bl[sl], btok[sl], bpos[sl], bmask[sl]))

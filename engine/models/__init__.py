@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import nn
 
 from engine.models.layout_predictor import (
@@ -48,6 +49,13 @@ def build_networks(networks: dict[str, dict[str, Any]]) -> dict[str, nn.Module]:
     return {name: cls(cfgs[name]) for name, (_, cls) in NETWORKS.items()}
 
 
+def module_device(module: nn.Module) -> torch.device:
+    """Where a network runs: its first parameter's (or buffer's) device; CPU for a stateless one."""
+    for t in (*module.parameters(), *module.buffers()):
+        return t.device
+    return torch.device("cpu")
+
+
 def param_count(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
@@ -60,6 +68,7 @@ __all__ = [
     "VisualEncoder",
     "build_networks",
     "consistent_configs",
+    "module_device",
     "motion_features",
     "param_count",
 ]

@@ -35,6 +35,9 @@ class GriffinLim:
     def __call__(self, log_mel: torch.Tensor | np.ndarray, seed: int = 0) -> np.ndarray:
         """[T, n_mels] or [B, T, n_mels] log-mel -> float32 audio [T*hop] or [B, T*hop]."""
         lm = torch.as_tensor(np.asarray(log_mel) if isinstance(log_mel, np.ndarray) else log_mel).float()
+        dev = lm.device  # runs where the mel is (G's device); the phase is drawn on the CPU
+        if self.fb_pinv.device != dev:
+            self.fb, self.fb_pinv, self.window = self.fb.to(dev), self.fb_pinv.to(dev), self.window.to(dev)
         squeeze = lm.ndim == 2
         if squeeze:
             lm = lm[None]
@@ -44,7 +47,7 @@ class GriffinLim:
         length = n_frames * hop
         mag = self.mel_to_magnitude(lm)  # [B, bins, T]
         g = torch.Generator().manual_seed(int(seed))
-        phase = torch.exp(2j * torch.pi * torch.rand(mag.shape, generator=g))
+        phase = torch.exp(2j * torch.pi * torch.rand(mag.shape, generator=g)).to(dev)
         spec_kw = dict(n_fft=n_fft, hop_length=hop, win_length=cfg.win_length, window=self.window, center=True)
         angles = phase.to(torch.complex64)
         prev = torch.zeros_like(angles)
@@ -59,6 +62,6 @@ class GriffinLim:
             y = torch.istft(mag * angles, length=length, **spec_kw)
         # torch centres frame t on sample t*hop; log_mel centres it on t*hop + hop/2.
         shift = hop // 2
-        y = torch.cat([torch.zeros(y.shape[0], shift), y[:, : length - shift]], dim=1)
-        out = y.numpy().astype(np.float32)
+        y = torch.cat([torch.zeros(y.shape[0], shift, device=dev), y[:, : length - shift]], dim=1)
+        out = y.cpu().numpy().astype(np.float32)
         return out[0] if squeeze else out

@@ -143,3 +143,27 @@ def test_window_tokens_relative_times():
 def test_training_noise_schedule_is_x0():
     s = training_scheduler()
     assert s.config.prediction_type == "sample"
+
+
+def test_network_batch_size_does_not_change_the_sound():
+    # The GPU feeds G all rows at once, the CPU 24 at a time: the takes must not depend on it.
+    torch.manual_seed(0)
+    nets = build_networks(TINY_NETWORKS)
+    sem = torch.randn(12, nets["cond"].config["cls_dim"])
+    lay = np.random.default_rng(1).random((260, 5)).astype(np.float32)
+    outs = []
+    for mb in (1, 5, 256):
+        spec = SampleSpec(n_frames=260, frame_rate=100.0, window=100, overlap=20, steps=3, max_batch=mb)
+        outs.append(run_to_completion(sample(nets["unet"], nets["cond"], spec, {}, lay, sem, 5.0, [4, 5, 6])))
+    assert outs[0].shape == (3, nets["unet"].config["in_channels"], 260)
+    assert torch.allclose(outs[0], outs[1], atol=1e-5) and torch.allclose(outs[0], outs[2], atol=1e-5)
+
+
+def test_module_device_follows_parameters_then_buffers():
+    from engine.models import module_device
+
+    assert module_device(torch.nn.Linear(2, 2).to("meta")).type == "meta"
+    buf_only = torch.nn.Module()
+    buf_only.register_buffer("b", torch.zeros(1, device="meta"))
+    assert module_device(buf_only).type == "meta"
+    assert module_device(torch.nn.Module()).type == "cpu"
