@@ -30,6 +30,10 @@ class PackError(V2AError):
     """A model pack is missing, fails its checksum, or does not match its config."""
 
 
+class DeviceError(V2AError):
+    """The compute device asked for (e.g. ``cuda``) is not usable on this machine."""
+
+
 class LayoutError(V2AError):
     """A layout file has the wrong shape, dtype or values."""
 

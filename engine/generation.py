@@ -17,7 +17,7 @@ import torch
 from engine.audio.layout import LayoutConfig, resize_layout
 from engine.audio.layout import mel_norm as default_mel_norm
 from engine.audio.mel import MelConfig
-from engine.errors import LayoutError, PackError
+from engine.errors import DeviceError, LayoutError, PackError
 from engine.progress import CancelToken, Job, Progress
 from engine.timebase import columns_for, seconds_to_samples
 from engine.types import AudioLayout, GenerationRequest, Take
@@ -66,8 +66,17 @@ class Pack:
 
 
 def _resolve_device(device: str) -> str:
-    if device in ("", "auto"):
+    """``auto`` -> CUDA when torch sees a GPU, else the CPU; an unusable explicit device is a
+    DeviceError (one line in the CLI, a dialog in the studio), not a torch traceback."""
+    device = (device or "auto").strip().lower()
+    if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise DeviceError(f"device {device!r} was asked for, but torch finds no usable CUDA GPU here (use cpu or auto)")
+        return device
+    if device != "cpu":
+        raise DeviceError(f"unknown device {device!r} (auto, cpu or cuda)")
     return device
 
 
@@ -76,6 +85,7 @@ def load_pack(path_or_name: str | Path | None = None, device: str = "cpu") -> Pa
     from engine.models import NETWORKS, build_networks
     from engine.packs import check_state_dict, find_pack, load_weights, read_manifest, verify_pack
 
+    device = _resolve_device(device)  # before any work: a bad device is reported first
     pack_dir = find_pack(path_or_name)
     manifest = read_manifest(pack_dir)
     if manifest.get("engine", "diffusion") != "diffusion":
@@ -100,7 +110,7 @@ def load_pack(path_or_name: str | Path | None = None, device: str = "cpu") -> Pa
         a = manifest.get("audio", {})
         mel_cfg = MelConfig(**{k: a[k] for k in MelConfig.__dataclass_fields__ if k in a})
         vae = load_pack_vae(pack_dir, manifest, mel_cfg.n_mels, mel_cfg.frames_per_second, nets["unet"].config)
-    return Pack(pack_dir, manifest, nets, vae).to(_resolve_device(device))
+    return Pack(pack_dir, manifest, nets, vae).to(device)
 
 
 # ------------------------------------------------------------------------------ layout ----

@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--takes", type=int, default=1, help="takes to generate in one batch (seeds seed..seed+K-1)")
     p.add_argument("--save-layout", help="also write the layout used (.npy + .json sidecar)")
     p.add_argument("--cache-dir", help="feature cache folder (default: the user cache)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, auto")
+    p.add_argument("--device", default="auto", help="auto (CUDA when torch sees a GPU, else the CPU), cpu or cuda")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_generate)
 

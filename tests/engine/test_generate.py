@@ -129,6 +129,22 @@ def test_cli_errors_are_one_line(tiny_pack_dir, tmp_path, capsys):
     assert rc == 2
 
 
+def test_cli_unusable_device_is_one_line_and_writes_nothing(tiny_pack_dir, clip, tmp_path, capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # as on a machine without a GPU
+    out = tmp_path / "x.wav"
+    for dev, words in (("cuda", "no usable CUDA GPU"), ("tpu", "unknown device 'tpu'")):
+        rc = main(["generate", str(clip.path), "-o", str(out), "--pack", str(tiny_pack_dir), "--device", dev, "--quiet"])
+        err = capsys.readouterr().err
+        assert rc == 2 and words in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+        assert not out.exists()
+    # "auto" falls back to the CPU
+    rc = main(["generate", str(clip.path), "-o", str(out), "--pack", str(tiny_pack_dir), "--device", "auto",
+               "--steps", "1", "--cache-dir", str(tmp_path / "c"), "--quiet"])
+    assert rc == 0 and out.is_file()
+
+
 def test_demo_command(tiny_pack_dir, clip, tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "-o", str(out), "--pack", str(tiny_pack_dir), "--clip", str(clip.path), "--steps", "1", "--quiet"]) == 0
