@@ -53,6 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--pack", help="model pack name or folder (default: the starter pack)")
     q.add_argument("--cache-dir")
     q.add_argument("--quiet", action="store_true")
+    q.add_argument("--device", default="auto", help="auto (CUDA when torch sees a GPU, else the CPU), cpu or cuda")
     q.set_defaults(func=run_predict_layout)
 
 
@@ -155,7 +156,7 @@ def run_predict_layout(args: argparse.Namespace) -> int:
     if out.suffix != ".npy":
         raise OutputError("layout output must end in .npy", out)
     check_output_path(out, [video])
-    pack = load_pack(args.pack)
+    pack = load_pack(args.pack, device=args.device)
     layout = run_with_bar(predict_layout(video, pack, cache_dir=args.cache_dir), quiet=args.quiet)
     save_layout(layout, out)
     print(f"wrote {out} ({layout.n_columns} columns x {layout.n_bands} bands, {layout.columns_per_second:g}/s)")

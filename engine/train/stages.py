@@ -49,7 +49,7 @@ import torch.nn.functional as F
 from engine.audio.layout import LayoutConfig, resize_layout
 from engine.diffusion.sampler import tokens_per_window, window_tokens
 from engine.diffusion.schedulers import training_scheduler
-from engine.models import NETWORKS, build_networks, consistent_configs
+from engine.models import NETWORKS, build_networks, consistent_configs, module_device
 from engine.models.visual import motion_frames
 from engine.train.data import ClipSet, layout_target
 
@@ -181,7 +181,8 @@ class Run:
         lo, hi = np.inf, -np.inf
         with torch.no_grad():
             for i in range(min(n_clips, len(cs))):
-                z = self.vae.encode(torch.from_numpy(np.ascontiguousarray(cs.clip(i)[1]))[None])
+                mel = torch.from_numpy(np.ascontiguousarray(cs.clip(i)[1]))[None]
+                z = self.vae.encode(mel.to(module_device(self.vae.model)))
                 lo, hi = min(lo, float(z.min())), max(hi, float(z.max()))
         if not np.isfinite(lo):
             return [-6.0, 6.0]
@@ -209,7 +210,7 @@ class Run:
             if names is None or name in names:
                 state = (overrides or {}).get(name) or self.nets[name].state_dict()
                 tmp = self.out / "nets" / (fname + f".{os.getpid()}.tmp")
-                save_file({k: v.detach().contiguous().clone() for k, v in state.items()}, str(tmp))
+                save_file({k: v.detach().cpu().contiguous().clone() for k, v in state.items()}, str(tmp))
                 tmp.replace(self.out / "nets" / fname)
 
     def save_manifest(self) -> None:
@@ -260,9 +261,9 @@ class Run:
         with torch.no_grad():
             for i in range(len(cs)):
                 f, _, _ = cs.clip(i)
-                c, p = vis(torch.from_numpy(np.ascontiguousarray(f[::stride])))
-                cls_l.append(c.numpy())
-                patch_l.append(p.numpy())
+                c, p = vis(torch.from_numpy(np.ascontiguousarray(f[::stride])).to(module_device(vis)))
+                cls_l.append(c.cpu().numpy())
+                patch_l.append(p.cpu().numpy())
                 off.append(off[-1] + c.shape[0])
         cls, patch, offs = np.concatenate(cls_l), np.concatenate(patch_l), np.asarray(off)
         tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
@@ -351,14 +352,14 @@ def _save_ckpt(d: Path, step: int, modules: dict[str, torch.nn.Module], opt: tor
     tensors: dict[str, torch.Tensor] = {}
     for name, m in modules.items():
         for k, v in m.state_dict().items():
-            tensors[f"model/{name}/{k}"] = v.detach().contiguous().clone()
+            tensors[f"model/{name}/{k}"] = v.detach().cpu().contiguous().clone()
     params = [p for g in opt.param_groups for p in g["params"]]
     for i, p in enumerate(params):
         st = opt.state.get(p, {})
         for k, v in st.items():
-            tensors[f"optim/{i}/{k}"] = torch.as_tensor(v).detach().contiguous().clone()
+            tensors[f"optim/{i}/{k}"] = torch.as_tensor(v).detach().cpu().contiguous().clone()
     for k, v in (ema or {}).items():
-        tensors[f"ema/{k}"] = v.detach().contiguous().clone()
+        tensors[f"ema/{k}"] = v.detach().cpu().contiguous().clone()
     tmp = d / "ckpt.safetensors.tmp"
     save_file(tensors, str(tmp))
     tmp.replace(d / "ckpt.safetensors")
@@ -376,7 +377,9 @@ def _load_ckpt(d: Path, modules: dict[str, torch.nn.Module], opt: torch.optim.Op
         m.load_state_dict({k[len(pre):]: v for k, v in t.items() if k.startswith(pre)})
     params = [p for g in opt.param_groups for p in g["params"]]
     for i, p in enumerate(params):
-        st = {k.split("/", 2)[2]: v for k, v in t.items() if k.startswith(f"optim/{i}/")}
+        # moments go to the parameter's device; AdamW keeps its step count on the CPU
+        st = {(kk := k.split("/", 2)[2]): (v if kk == "step" else v.to(p.device))
+              for k, v in t.items() if k.startswith(f"optim/{i}/")}
         if st:
             opt.state[p] = st
     if ema is not None:
@@ -503,27 +506,36 @@ def _cut(f: np.ndarray, m: np.ndarray, mo: np.ndarray, start: int, win: int, mpf
     return fc, mc, moc
 
 
-def _frames_arg(b: dict[str, np.ndarray]) -> torch.Tensor | None:
-    return torch.from_numpy(b["mframes"]) if "mframes" in b else None
+def _device(run: Run) -> torch.device:
+    """Where the run's networks are: accelerate's device while a stage trains, else the CPU."""
+    return module_device(run.nets["unet"])
+
+
+def _t(run: Run, a: np.ndarray) -> torch.Tensor:
+    """A batch array as a tensor on the networks' device."""
+    return torch.from_numpy(np.ascontiguousarray(a)).to(_device(run))
+
+
+def _frames_arg(run: Run, b: dict[str, np.ndarray]) -> torch.Tensor | None:
+    return _t(run, b["mframes"]) if "mframes" in b else None
 
 
 def _layout_forward(run: Run, b: dict[str, np.ndarray], stride: int) -> tuple[torch.Tensor, torch.Tensor | None]:
     if "cls_f" in b:  # cached features of the frozen visual encoder
-        return run.nets["layout"](torch.from_numpy(b["cls_f"]), torch.from_numpy(b["patch_f"]), torch.from_numpy(b["motion"]), _frames_arg(b))
-    frames = torch.from_numpy(b["frames"])  # [B, F, S, S, 3]
+        return run.nets["layout"](_t(run, b["cls_f"]), _t(run, b["patch_f"]), _t(run, b["motion"]), _frames_arg(run, b))
+    frames = _t(run, b["frames"])  # [B, F, S, S, 3]
     bsz, nf = frames.shape[:2]
     sem = frames[:, ::stride]
     ns = sem.shape[1]
     cls, patch = run.nets["visual"](sem.reshape(bsz * ns, *sem.shape[2:]))
     cls = cls.view(bsz, ns, -1).repeat_interleave(stride, 1)[:, :nf]
     patch = patch.view(bsz, ns, -1).repeat_interleave(stride, 1)[:, :nf]
-    return run.nets["layout"](cls, patch, torch.from_numpy(b["motion"]), _frames_arg(b))
+    return run.nets["layout"](cls, patch, _t(run, b["motion"]), _frames_arg(run, b))
 
 
 def train_stage(run: Run, stage: str, cfg: TrainConfig) -> dict[str, Any]:
     """Train one stage for ``cfg.steps`` steps (continuing a checkpoint when there is one)."""
     from accelerate import Accelerator
-    from tqdm import tqdm
 
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; one of {STAGES}")
@@ -534,6 +546,26 @@ def train_stage(run: Run, stage: str, cfg: TrainConfig) -> dict[str, Any]:
     if stage == "onset":
         run.ensure_onset_head(cfg.onset_head, cfg.onset_stream)
     acc = Accelerator(cpu=not torch.cuda.is_available())
+    # Every network of the run (and a latent run's VAE) goes to accelerate's device for the
+    # stage: the frozen ones feed the trained ones. Batches follow them (_t); the run is back
+    # on the CPU when the stage returns, as it was before.
+    _move_run(run, acc.device)
+    try:
+        return _train_stage(run, stage, cfg, acc)
+    finally:
+        _move_run(run, torch.device("cpu"))
+
+
+def _move_run(run: Run, device: torch.device) -> None:
+    for m in run.nets.values():
+        m.to(device)
+    if run.latent:  # loads the frozen VAE now, so it is never left behind on the CPU
+        run.vae.to(device)
+
+
+def _train_stage(run: Run, stage: str, cfg: TrainConfig, acc: Any) -> dict[str, Any]:
+    from tqdm import tqdm
+
     names = TRAINABLE[stage]
     for n, m in run.nets.items():
         m.requires_grad_(n in names)
@@ -578,7 +610,7 @@ def train_stage(run: Run, stage: str, cfg: TrainConfig) -> dict[str, Any]:
             pg["lr"] = lr
         if stage in ("layout", "layout_head"):
             pred, logits = _layout_forward(run, b, stride)
-            target = torch.from_numpy(b["layout"])
+            target = _t(run, b["layout"])
             pred = pred[:, : target.shape[1]]
             loss_l2 = F.mse_loss(pred, target)
             loss = loss_l2
@@ -590,7 +622,7 @@ def train_stage(run: Run, stage: str, cfg: TrainConfig) -> dict[str, Any]:
                 loss = loss + cfg.edge_weight * le
                 extra["edge"] = float(le.detach())
             if logits is not None and logits.shape[1] > 0:
-                lc = F.binary_cross_entropy_with_logits(logits, torch.from_numpy(b["classes"]))
+                lc = F.binary_cross_entropy_with_logits(logits, _t(run, b["classes"]))
                 loss = loss + 0.1 * lc
                 extra["cls"] = float(lc.detach())
         elif stage == "onset":
@@ -659,15 +691,14 @@ def onset_targets(layouts: np.ndarray, columns_per_second: float) -> np.ndarray:
 
 def _onset_forward(run: Run, b: dict[str, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     T = run.nets["layout"]
-    pred, _, logits = T.forward_all(torch.from_numpy(b["cls_f"]), torch.from_numpy(b["patch_f"]),
-                                    torch.from_numpy(b["motion"]), _frames_arg(b))
+    pred, _, logits = T.forward_all(_t(run, b["cls_f"]), _t(run, b["patch_f"]), _t(run, b["motion"]), _frames_arg(run, b))
     return pred, logits
 
 
 def _onset_bce(run: Run, logits: torch.Tensor, layouts: np.ndarray) -> torch.Tensor:
-    target = torch.from_numpy(onset_targets(layouts, float(run.manifest["layout"]["columns_per_second"])))
+    target = _t(run, onset_targets(layouts, float(run.manifest["layout"]["columns_per_second"])))
     logits = logits[:, : target.shape[1]]
-    return F.binary_cross_entropy_with_logits(logits, target, pos_weight=torch.tensor(ONSET_POS_WEIGHT))
+    return F.binary_cross_entropy_with_logits(logits, target, pos_weight=torch.tensor(ONSET_POS_WEIGHT, device=target.device))
 
 
 def _event_f1(pred: list[np.ndarray], true: list[np.ndarray], tol: int = 1) -> dict[str, float]:
@@ -686,9 +717,9 @@ def _generator_loss(run, b, cfg, rng, g, sched, n_train_t, stage, stride):
     norm = run.manifest["mel_norm"]
     if run.latent:  # x0 = the frozen VAE's latent of the mel crop, [B, C*M, T/f]
         with torch.no_grad():
-            x0 = run.vae.encode(torch.from_numpy(b["mel"])).float()
+            x0 = run.vae.encode(_t(run, b["mel"])).float()
     else:
-        x0 = (torch.from_numpy(b["mel"]).transpose(1, 2) - float(norm["center"])) / float(norm["scale"])
+        x0 = (_t(run, b["mel"]).transpose(1, 2) - float(norm["center"])) / float(norm["scale"])
     mult = int(getattr(run.nets["unet"], "length_multiple", 1))
     if x0.shape[-1] % mult:  # the U-Net needs a multiple of its length multiple (odd latent crops)
         x0 = x0[..., : x0.shape[-1] // mult * mult]
@@ -698,8 +729,8 @@ def _generator_loss(run, b, cfg, rng, g, sched, n_train_t, stage, stride):
     use_pred = stage == "joint" and rng.random() < cfg.p_predicted_layout
     if use_pred:
         with torch.no_grad():
-            pred, _ = run.nets["layout"](torch.from_numpy(b["cls_f"]), torch.from_numpy(b["patch_f"]), torch.from_numpy(b["motion"]), _frames_arg(b))
-        src = np.clip(pred.numpy(), 0, 1)
+            pred, _ = run.nets["layout"](_t(run, b["cls_f"]), _t(run, b["patch_f"]), _t(run, b["motion"]), _frames_arg(run, b))
+        src = np.clip(pred.cpu().numpy(), 0, 1)
         src = np.stack([resize_layout(s, b["layout"].shape[1], bands) for s in src])
     else:
         src = b["layout"]
@@ -712,16 +743,15 @@ def _generator_loss(run, b, cfg, rng, g, sched, n_train_t, stage, stride):
         if rng.random() < cfg.p_drop_layout:
             up, flag = np.zeros_like(up), np.zeros_like(flag)
         lays.append(np.concatenate([up, flag], 0))
-    layout = torch.from_numpy(np.stack(lays).astype(np.float32))
-    drop_sem = torch.from_numpy(rng.random(bsz) < cfg.p_drop_semantic)
-    drop_text = torch.from_numpy((rng.random(bsz) < cfg.p_drop_text) | ~b["has_text"])
+    layout = _t(run, np.stack(lays).astype(np.float32))
+    drop_sem = _t(run, rng.random(bsz) < cfg.p_drop_semantic)
+    drop_text = _t(run, (rng.random(bsz) < cfg.p_drop_text) | ~b["has_text"])
     tok, pos = run.nets["cond"].tokens(
-        torch.from_numpy(b["tok"]), torch.from_numpy(b["tpos"]), torch.from_numpy(b["text"]),
-        drop_semantic=drop_sem, drop_text=drop_text,
+        _t(run, b["tok"]), _t(run, b["tpos"]), _t(run, b["text"]), drop_semantic=drop_sem, drop_text=drop_text,
     )
-    mask = torch.cat([torch.from_numpy(b["tmask"]), torch.ones(bsz, 1, dtype=torch.bool)], 1)
-    t = torch.from_numpy(rng.integers(0, n_train_t, bsz)).long()
-    noise = torch.randn(x0.shape, generator=g)
+    mask = torch.cat([_t(run, b["tmask"]), torch.ones(bsz, 1, dtype=torch.bool, device=x0.device)], 1)
+    t = _t(run, rng.integers(0, n_train_t, bsz)).long()
+    noise = torch.randn(x0.shape, generator=g).to(x0.device)  # drawn on the CPU: same noise on any device
     xt = sched.add_noise(x0, noise, t)
     pred = run.nets["unet"](xt, t, layout, tok, pos, mask)
     loss = F.mse_loss(pred, x0)
@@ -748,11 +778,11 @@ def validate(run: Run, stage: str, cfg: TrainConfig, batches: int = 4) -> dict[s
         b = batcher.crop(rng, min(cfg.batch, 16))
         if stage in ("layout", "layout_head"):
             pred, _ = _layout_forward(run, b, batcher.stride)
-            vals.append(float(F.mse_loss(pred, torch.from_numpy(b["layout"]))))
+            vals.append(float(F.mse_loss(pred, _t(run, b["layout"]))))
         elif stage == "onset":
             pred, logits = _onset_forward(run, b)
             vals.append(float(_onset_bce(run, logits, b["layout"])))
-            onset_eval.append((np.clip(pred.numpy(), 0, 1), torch.sigmoid(logits).numpy(), b["layout"]))
+            onset_eval.append((np.clip(pred.cpu().numpy(), 0, 1), torch.sigmoid(logits).cpu().numpy(), b["layout"]))
         else:
             vcfg = TrainConfig(out=cfg.out, p_drop_semantic=0, p_drop_text=0, p_drop_layout=0, p_augment_layout=0,
                                p_predicted_layout=1.0 if stage == "joint" else 0.0)
