@@ -14,7 +14,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from engine.audio.mel import _mono_float, mel_filterbank, stft_mag
 
@@ -44,6 +43,9 @@ def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     audio = _mono_float(audio)
     if int(sr_in) == int(sr_out):
         return audio
+    # imported here, not with the module: scipy.signal costs ~0.9 s of a cold start
+    from scipy.signal import resample_poly
+
     g = math.gcd(int(sr_in), int(sr_out))
     return resample_poly(audio, int(sr_out) // g, int(sr_in) // g).astype(np.float32)
 
