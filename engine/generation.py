@@ -110,7 +110,13 @@ def load_pack(path_or_name: str | Path | None = None, device: str = "cpu") -> Pa
         a = manifest.get("audio", {})
         mel_cfg = MelConfig(**{k: a[k] for k in MelConfig.__dataclass_fields__ if k in a})
         vae = load_pack_vae(pack_dir, manifest, mel_cfg.n_mels, mel_cfg.frames_per_second, nets["unet"].config)
-    return Pack(pack_dir, manifest, nets, vae).to(device)
+    pack = Pack(pack_dir, manifest, nets, vae).to(device)
+    # Build the pack's sampler once now: its first construction imports diffusers (~1.5 s on
+    # 2 cores), which belongs to loading, not to the user's first take.
+    from engine.diffusion.schedulers import sampling_scheduler
+
+    sampling_scheduler(str(pack.sampling["scheduler"]), manifest.get("schedule", {}))
+    return pack
 
 
 # ------------------------------------------------------------------------------ layout ----
