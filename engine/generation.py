@@ -115,7 +115,10 @@ def load_pack(path_or_name: str | Path | None = None, device: str = "cpu") -> Pa
     # 2 cores), which belongs to loading, not to the user's first take.
     from engine.diffusion.schedulers import sampling_scheduler
 
-    sampling_scheduler(str(pack.sampling["scheduler"]), manifest.get("schedule", {}))
+    try:
+        sampling_scheduler(str(pack.sampling["scheduler"]), manifest.get("schedule", {}))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise PackError(f"its sampling settings do not build a scheduler ({exc})", pack_dir / "pack.json") from exc
     return pack
 
 

@@ -93,6 +93,19 @@ def test_broken_pack_is_refused_naming_the_file(tiny_pack_dir, tmp_path):
     assert man["engine"] == "diffusion" and "networks" in man and man["text_encoder"]["dim"] == 384
 
 
+def test_pack_with_an_unknown_scheduler_is_refused_at_load(tiny_pack_dir, tmp_path):
+    import shutil
+
+    bad = tmp_path / "sched"
+    shutil.copytree(tiny_pack_dir, bad)
+    man = json.loads((bad / "pack.json").read_text())
+    man["sampling"] = {**man.get("sampling", {}), "scheduler": "nope"}
+    (bad / "pack.json").write_text(json.dumps(man))
+    with pytest.raises(PackError) as e:
+        load_pack(bad)
+    assert "pack.json" in e.value.message and "nope" in e.value.message
+
+
 def test_cli_generate_wav_mp4_and_layouts(tiny_pack_dir, clip, tmp_path, capsys):
     from engine.audio import load_layout
     from engine.media import probe, read_audio
