@@ -18,6 +18,7 @@ from engine.audio.layout import LayoutConfig, resize_layout
 from engine.audio.layout import mel_norm as default_mel_norm
 from engine.audio.mel import MelConfig
 from engine.errors import DeviceError, LayoutError, PackError
+from engine.models import module_device
 from engine.progress import CancelToken, Job, Progress
 from engine.timebase import columns_for, seconds_to_samples
 from engine.types import AudioLayout, GenerationRequest, Take
@@ -126,7 +127,6 @@ def load_pack(path_or_name: str | Path | None = None, device: str = "cpu") -> Pa
 def _run_layout_predictor(pack: Pack, feats) -> np.ndarray:
     """T over the clip in overlapping windows -> [N, bands] at the frame rate, in [0, 1]."""
     from engine.diffusion.windows import blend_weights, plan_windows
-    from engine.models import module_device
 
     T = pack.net("layout")
     cls_f, patch_f = feats.at_frame_rate()
@@ -216,7 +216,7 @@ def vocoder_for(pack: Pack) -> Any:
     if hasattr(pack, key):
         v = getattr(pack, key)
         if hasattr(v, "to"):  # follow the pack (e.g. moved to the CPU after running out of GPU memory)
-            v.to(next(pack.net("unet").parameters()).device)
+            v.to(module_device(pack.net("unet")))
         return v
     if kind == "griffin-lim":
         from engine.models.vocoder import GriffinLim
@@ -225,7 +225,7 @@ def vocoder_for(pack: Pack) -> Any:
     elif kind == "hifigan":
         from engine.models.hifigan import load_pack_vocoder
 
-        device = next(pack.net("unet").parameters()).device  # run where the pack runs
+        device = module_device(pack.net("unet"))  # run where the pack runs
         v = load_pack_vocoder(pack.dir, pack.manifest, pack.mel_cfg, device)
     else:
         raise PackError(f"vocoder kind {kind!r} is not supported (griffin-lim or hifigan)", pack.dir / "pack.json")
@@ -240,8 +240,6 @@ CPU_SAMPLING_BATCH, GPU_SAMPLING_BATCH = 24, 256
 
 
 def sampling_batch(pack: Pack | Any) -> int:
-    from engine.models import module_device
-
     return CPU_SAMPLING_BATCH if module_device(pack.net("unet")).type == "cpu" else GPU_SAMPLING_BATCH
 
 

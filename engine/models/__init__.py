@@ -6,6 +6,7 @@ modules; the same code builds the tiny random configs of the tests and the shipp
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import torch
@@ -51,9 +52,8 @@ def build_networks(networks: dict[str, dict[str, Any]]) -> dict[str, nn.Module]:
 
 def module_device(module: nn.Module) -> torch.device:
     """Where a network runs: its first parameter's (or buffer's) device; CPU for a stateless one."""
-    for t in (*module.parameters(), *module.buffers()):
-        return t.device
-    return torch.device("cpu")
+    first = next(itertools.chain(module.parameters(), module.buffers()), None)
+    return torch.device("cpu") if first is None else first.device
 
 
 def param_count(module: nn.Module) -> int:

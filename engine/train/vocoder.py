@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.audio.mel import LOG_FLOOR, MelConfig, mel_filterbank
+from engine.models import module_device
 
 STFT_RESOLUTIONS = ((256, 64), (512, 128), (1024, 256))  # (n_fft, hop), window = n_fft
 
@@ -223,7 +224,7 @@ def validate_vocoder(model: torch.nn.Module, audios: list[np.ndarray], mel: Torc
     """Mel L1 of the vocoded vs real held-out crops (fixed crops, comparable across runs)."""
     from engine.models.vocoder import GriffinLim
 
-    dev = next(model.parameters()).device
+    dev = module_device(model)
     gl = GriffinLim(mel.cfg)
     vals, gl_vals = [], []
     for k in range(batches):
