@@ -191,9 +191,10 @@ class Engines:
 
     def __init__(
         self, pack: str | None, steps: int, seed: int, generation: Any = None, cache_dir: Path | None = None,
-        ar_pack: str | None = None,
+        ar_pack: str | None = None, layout_guidance: float | None = None,
     ) -> None:
         self.pack_name = pack
+        self.layout_guidance = layout_guidance  # None: GenerationRequest's default
         self.ar_pack = ar_pack  # None: engine.ar picks its own (starter-ar)
         self.steps = steps
         self.seed = seed
@@ -245,6 +246,8 @@ class Engines:
             except Exception as exc:
                 raise NotAvailable(f"engine.ar cannot be imported ({exc})") from exc
         pack = self.ar_pack if engine == "ar" else self.pack()
+        if self.layout_guidance is not None:
+            changes.setdefault("layout_guidance", self.layout_guidance)
         req = GenerationRequest(video_path=str(clip.video), layout=layout, steps=self.steps, seed=self.seed,
                                 takes=1, engine=engine, **changes)
         kwargs = {}
@@ -474,6 +477,12 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
+def _layout_guidance(value: float | None) -> float:
+    from engine.types import GenerationRequest
+
+    return float(GenerationRequest.__dataclass_fields__["layout_guidance"].default if value is None else value)
+
+
 def load_classifier_or_reason(path: str | None) -> tuple[Any, str]:
     try:
         from engine.classifier import load_classifier
@@ -492,6 +501,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pack", default=None, help="diffusion pack (default: starter)")
     ap.add_argument("--ar-pack", default=None, help="autoregressive pack (default: engine.ar's choice)")
     ap.add_argument("--steps", type=int, default=25)
+    ap.add_argument("--layout-guidance", type=float, default=None,
+                    help="diffusion layout guidance (default: GenerationRequest's, 1.0)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-seconds", type=float, default=None, help="cut clips to this length")
     ap.add_argument("--classifier", default=None, help="classifier folder (default resources/classifier)")
@@ -508,7 +519,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = list(_row_functions()) if args.rows == "all" else [r.strip() for r in args.rows.split(",") if r.strip()]
     t_start = time.time()
     with tempfile.TemporaryDirectory(prefix="v2a-bench-") as cache:
-        engines = Engines(args.pack, args.steps, args.seed, cache_dir=Path(cache), ar_pack=args.ar_pack)
+        engines = Engines(args.pack, args.steps, args.seed, cache_dir=Path(cache), ar_pack=args.ar_pack,
+                          layout_guidance=args.layout_guidance)
         clips = load_clips(data_root(args.data), args.split, args.n, engines.layout_cfg(), args.max_seconds)
         classifier, problem = load_classifier_or_reason(args.classifier)
         if classifier is None:
@@ -524,7 +536,8 @@ def main(argv: list[str] | None = None) -> int:
         "total_audio_seconds": round(sum(c.duration for c in clips), 2),
         "n_events": sum(len(c.events) for c in clips),
         "settings": {"pack": args.pack or "starter", "ar_pack": args.ar_pack, "steps": args.steps, "seed": args.seed,
-                     "onset_tolerance_s": ONSET_TOL_S, "max_seconds": args.max_seconds},
+                     "onset_tolerance_s": ONSET_TOL_S, "max_seconds": args.max_seconds,
+                     "layout_guidance": _layout_guidance(args.layout_guidance)},
         "classifier": None if classifier is None else {
             "path": args.classifier or "resources/classifier",
             "test_accuracy": classifier.config.extra.get("test_accuracy"),

@@ -23,7 +23,7 @@ from engine.progress import CancelToken, Job, Progress
 from engine.timebase import columns_for, seconds_to_samples
 from engine.types import AudioLayout, GenerationRequest, Take
 
-DEFAULT_SAMPLING = {"steps": 25, "guidance": 5.0, "text_guidance": 3.0, "scheduler": "dpm"}
+DEFAULT_SAMPLING = {"steps": 25, "guidance": 5.0, "text_guidance": 3.0, "layout_guidance": 1.0, "scheduler": "dpm"}
 
 
 class Pack:
@@ -306,6 +306,7 @@ def generate(request: GenerationRequest, pack: Pack | Any, cancel: CancelToken |
         guidance=float(request.guidance),
         text_guidance=float(request.text_guidance),
         layout_strength=float(request.layout_strength),
+        layout_guidance=float(request.layout_guidance),
         scheduler=request.scheduler or sampling["scheduler"],
         x0_clip=x0_clip,
         max_batch=sampling_batch(pack),
@@ -372,6 +373,7 @@ def generate(request: GenerationRequest, pack: Pack | Any, cancel: CancelToken |
                     "guidance": spec.guidance,
                     "text_guidance": spec.text_guidance,
                     "layout_strength": spec.layout_strength,
+                    "layout_guidance": spec.layout_guidance,
                     "prompt": request.prompt,
                     "negative_prompt": request.negative_prompt,
                     "scheduler": spec.scheduler,

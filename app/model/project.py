@@ -36,6 +36,7 @@ class GenerationParams:
     steps: int = 25
     guidance: float = 5.0
     layout_strength: float = 1.0
+    layout_guidance: float = 1.0
     seed: int = 0
     seed_locked: bool = False
     takes: int = 2

@@ -640,6 +640,7 @@ class MainWindow(QMainWindow):
             negative_prompt=lane.negative_prompt,
             guidance=p.guidance,
             layout_strength=p.layout_strength,
+            layout_guidance=p.layout_guidance,
             steps=p.steps,
             seed=p.seed,
             takes=p.takes,

@@ -33,6 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--guidance", type=float, default=None, help="visual guidance scale (default 5.0)")
     p.add_argument("--text-guidance", type=float, default=None, help="text guidance scale (default 3.0)")
     p.add_argument("--layout-strength", type=float, default=1.0, help="0..1: share of the steps that follow the layout")
+    p.add_argument("--layout-guidance", type=float, default=None,
+                   help="extra guidance toward the layout, 0 = off (default: the pack's, 1.0)")
     p.add_argument("--scheduler", default=None, help="dpm (default), dpm1, ddim, euler, unipc, ddpm")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--takes", type=int, default=1, help="takes to generate in one batch (seeds seed..seed+K-1)")
@@ -112,6 +114,8 @@ def run_generate(args: argparse.Namespace) -> int:
         guidance=args.guidance if args.guidance is not None else float(sampling.get("guidance", 5.0)),
         text_guidance=args.text_guidance if args.text_guidance is not None else float(sampling.get("text_guidance", 3.0)),
         layout_strength=args.layout_strength,
+        layout_guidance=(args.layout_guidance if args.layout_guidance is not None
+                         else float(sampling.get("layout_guidance", 1.0))),
         steps=args.steps if args.steps is not None else int(sampling.get("steps", 25)),
         seed=args.seed,
         takes=args.takes,

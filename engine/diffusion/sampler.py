@@ -1,5 +1,12 @@
-"""Sampling the generator: CFG with separate visual and text scales, layout strength, takes,
-and window blending for any clip length. A job generator yielding ``Progress``.
+"""Sampling the generator: CFG with separate visual and text scales, layout strength, layout
+guidance, takes, and window blending for any clip length. A job generator yielding ``Progress``.
+
+Guided x0 per step (InstructPix2Pix-style multi-condition CFG; G was trained with semantics,
+prompts and layouts each dropped at random, so every branch is one it has seen):
+    u + g·(c_v − u) + g_text·(c_vt − c_v) + g_layout·(c_v − c_v,no layout)
+where u keeps the layout but drops the semantics. The layout term runs only while the layout is
+applied (``layout_strength``) and only when there is a layout. docs/DIFFUSION.md has the
+measured effect (onset accuracy and layout adherence up, one more network pass per step).
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ class SampleSpec:
     guidance: float = 5.0
     text_guidance: float = 3.0
     layout_strength: float = 1.0
+    layout_guidance: float = 0.0  # extra CFG on the layout: (with layout - without) x this
     scheduler: str = "dpm"
     x0_clip: tuple[float, float] = (-1.0, 1.3)
     max_batch: int = 24  # network batch per call (windows x takes x branches), bounds memory
@@ -101,12 +109,16 @@ def sample(
     no_lay_w = torch.zeros_like(lay_w)
 
     with_text = text is not None and spec.text_guidance != 0.0
-    branches = 3 if with_text else 2
+    with_lg = layout is not None and spec.layout_guidance != 0.0
+    # branches: u (no semantics), c_v, [c_vt with the prompt], [c_v without the layout]
+    br_text = 2 if with_text else None
+    br_nolay = (3 if with_text else 2) if with_lg else None
+    branches = 2 + int(with_text) + int(with_lg)
     b_text, b_drop = [], []
     base_text = negative
-    for br in range(branches):  # u, c_v, c_vt
+    for br in range(branches):
         b_drop.append(br == 0)
-        b_text.append(text if br == 2 else base_text)
+        b_text.append(text if br == br_text else base_text)
 
     def tokens_for(br: int) -> tuple[torch.Tensor, torch.Tensor]:
         t = b_text[br]
@@ -136,11 +148,13 @@ def sample(
         lay = lay_w if i < layout_steps else no_lay_w
         # batch: [branch][take][window]
         xs = torch.stack([x_in[:, :, s : s + win] for s in starts], 1)  # [K, W, C, win]
+        # the layout-free branch only matters while the layout is applied
+        active = [br for br in range(branches) if br != br_nolay or i < layout_steps]
         rows_x, rows_l, rows_tok, rows_pos, rows_mask = [], [], [], [], []
-        for br in range(branches):
+        for br in active:
             for k in range(k_takes):
                 rows_x.append(xs[k])
-                rows_l.append(lay)
+                rows_l.append(no_lay_w if br == br_nolay else lay)
                 rows_tok.append(tok_br[br][0])
                 rows_pos.append(tok_br[br][1])
                 rows_mask.append(mask_full)
@@ -152,11 +166,13 @@ def sample(
             for a in range(0, bx.shape[0], spec.max_batch):
                 sl = slice(a, a + spec.max_batch)
                 outs.append(unet(bx[sl], tt, bl[sl], btok[sl], bpos[sl], bmask[sl]))
-        out = torch.cat(outs).view(branches, k_takes, n_win, c_chan, win)
+        out = dict(zip(active, torch.cat(outs).view(len(active), k_takes, n_win, c_chan, win), strict=True))
         u, cv = out[0], out[1]
         guided = u + spec.guidance * (cv - u)
-        if with_text:
-            guided = guided + spec.text_guidance * (out[2] - cv)
+        if br_text is not None:
+            guided = guided + spec.text_guidance * (out[br_text] - cv)
+        if br_nolay in out:  # layout guidance: away from the same conditions without the layout
+            guided = guided + spec.layout_guidance * (cv - out[br_nolay])
         guided = guided.clamp(*spec.x0_clip)
         x0 = torch.zeros_like(x)
         for w, s in enumerate(starts):

