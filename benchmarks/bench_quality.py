@@ -192,9 +192,11 @@ class Engines:
     def __init__(
         self, pack: str | None, steps: int, seed: int, generation: Any = None, cache_dir: Path | None = None,
         ar_pack: str | None = None, layout_guidance: float | None = None,
+        layout_guidance_steps: float | None = None,
     ) -> None:
         self.pack_name = pack
         self.layout_guidance = layout_guidance  # None: GenerationRequest's default
+        self.layout_guidance_steps = layout_guidance_steps  # None: the pack's sampling setting
         self.ar_pack = ar_pack  # None: engine.ar picks its own (starter-ar)
         self.steps = steps
         self.seed = seed
@@ -220,6 +222,8 @@ class Engines:
             gen = self.generation()
             try:
                 self._pack = gen.load_pack(self.pack_name)
+                if self.layout_guidance_steps is not None:  # a pack setting: override it here
+                    self._pack.manifest.setdefault("sampling", {})["layout_guidance_steps"] = self.layout_guidance_steps
             except Exception as exc:
                 self._pack_error = f"pack {self.pack_name or 'starter'}: {getattr(exc, 'message', exc)}"
         if self._pack_error:
@@ -503,6 +507,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=25)
     ap.add_argument("--layout-guidance", type=float, default=None,
                     help="diffusion layout guidance (default: GenerationRequest's, 1.0)")
+    ap.add_argument("--layout-guidance-steps", type=float, default=None,
+                    help="share of the steps layout guidance acts on (default: the pack's, 0.5)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-seconds", type=float, default=None, help="cut clips to this length")
     ap.add_argument("--classifier", default=None, help="classifier folder (default resources/classifier)")
@@ -520,7 +526,7 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.time()
     with tempfile.TemporaryDirectory(prefix="v2a-bench-") as cache:
         engines = Engines(args.pack, args.steps, args.seed, cache_dir=Path(cache), ar_pack=args.ar_pack,
-                          layout_guidance=args.layout_guidance)
+                          layout_guidance=args.layout_guidance, layout_guidance_steps=args.layout_guidance_steps)
         clips = load_clips(data_root(args.data), args.split, args.n, engines.layout_cfg(), args.max_seconds)
         classifier, problem = load_classifier_or_reason(args.classifier)
         if classifier is None:
@@ -537,7 +543,9 @@ def main(argv: list[str] | None = None) -> int:
         "n_events": sum(len(c.events) for c in clips),
         "settings": {"pack": args.pack or "starter", "ar_pack": args.ar_pack, "steps": args.steps, "seed": args.seed,
                      "onset_tolerance_s": ONSET_TOL_S, "max_seconds": args.max_seconds,
-                     "layout_guidance": _layout_guidance(args.layout_guidance)},
+                     "layout_guidance": _layout_guidance(args.layout_guidance),
+                     "layout_guidance_steps": (args.layout_guidance_steps if args.layout_guidance_steps is not None
+                                               else "the pack's (starter: 0.5)")},
         "classifier": None if classifier is None else {
             "path": args.classifier or "resources/classifier",
             "test_accuracy": classifier.config.extra.get("test_accuracy"),

@@ -123,7 +123,8 @@ def stage_times(pack_name: str | None, clip: Path, out: Path, threads: int) -> d
     spec = SampleSpec(n_frames=n_mel, frame_rate=pack.mel_cfg.frames_per_second,
                       window=int(round(float(pack.manifest["window_seconds"]) * 100)),
                       overlap=int(round(float(pack.manifest["overlap_seconds"]) * 100)), steps=25, guidance=5.0,
-                      layout_guidance=float(pack.sampling["layout_guidance"]))
+                      layout_guidance=float(pack.sampling["layout_guidance"]),
+                      layout_guidance_steps=float(pack.sampling["layout_guidance_steps"]))
     a = time.perf_counter()
     x = run_to_completion(sample(pack.net("unet"), pack.net("cond"), spec, pack.manifest.get("schedule", {}),
                                  lay_mel, torch.from_numpy(cls), fr / stride, [0]))

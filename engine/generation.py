@@ -23,7 +23,8 @@ from engine.progress import CancelToken, Job, Progress
 from engine.timebase import columns_for, seconds_to_samples
 from engine.types import AudioLayout, GenerationRequest, Take
 
-DEFAULT_SAMPLING = {"steps": 25, "guidance": 5.0, "text_guidance": 3.0, "layout_guidance": 1.0, "scheduler": "dpm"}
+DEFAULT_SAMPLING = {"steps": 25, "guidance": 5.0, "text_guidance": 3.0, "layout_guidance": 1.0, "layout_guidance_steps": 0.5,
+                    "scheduler": "dpm"}
 
 
 class Pack:
@@ -307,6 +308,7 @@ def generate(request: GenerationRequest, pack: Pack | Any, cancel: CancelToken |
         text_guidance=float(request.text_guidance),
         layout_strength=float(request.layout_strength),
         layout_guidance=float(request.layout_guidance),
+        layout_guidance_steps=float(sampling["layout_guidance_steps"]),
         scheduler=request.scheduler or sampling["scheduler"],
         x0_clip=x0_clip,
         max_batch=sampling_batch(pack),
@@ -374,6 +376,7 @@ def generate(request: GenerationRequest, pack: Pack | Any, cancel: CancelToken |
                     "text_guidance": spec.text_guidance,
                     "layout_strength": spec.layout_strength,
                     "layout_guidance": spec.layout_guidance,
+                    "layout_guidance_steps": spec.layout_guidance_steps,
                     "prompt": request.prompt,
                     "negative_prompt": request.negative_prompt,
                     "scheduler": spec.scheduler,

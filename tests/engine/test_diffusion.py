@@ -93,13 +93,17 @@ def test_layout_guidance_pushes_toward_the_layout_while_it_is_applied():
     n_win = len(plan_windows(n, 200, 50, 4)[0])
     layout = np.full((n, 5), 0.5, np.float32)
     plain = _run(LayoutEcho(), n, layout, steps=5, layout_guidance=0.0)
-    pushed = _run(LayoutEcho(), n, layout, steps=5, layout_guidance=1.0)
+    pushed = _run(LayoutEcho(), n, layout, steps=5, layout_guidance=1.0, layout_guidance_steps=1.0)
     # c_v = layout, c_v without layout = 0: x0 = 0.5 + 1.0 * (0.5 - 0)
     assert torch.allclose(plain, torch.full_like(plain, 0.5), atol=0.05)
     assert torch.allclose(pushed, torch.full_like(pushed, 1.0), atol=0.05)
+    # one more branch (layout dropped) on the first share of the steps, none after them ...
     m = LayoutEcho()
-    _run(m, n, layout, steps=6, layout_guidance=1.0, layout_strength=0.5)
-    # one more branch (layout dropped) on the steps that see the layout, none after them
+    _run(m, n, layout, steps=8, layout_guidance=1.0, layout_guidance_steps=0.25)
+    assert m.batches[:2] == [3 * n_win] * 2 and m.batches[2:] == [2 * n_win] * 6
+    # ... and never after the layout itself stops (layout strength)
+    m = LayoutEcho()
+    _run(m, n, layout, steps=6, layout_guidance=1.0, layout_guidance_steps=1.0, layout_strength=0.5)
     assert m.batches[:3] == [3 * n_win] * 3 and m.batches[3:] == [2 * n_win] * 3
     assert m.flags[0] < 1.0  # that branch's rows carry no layout
     m2 = LayoutEcho()

@@ -60,7 +60,7 @@ def test_painted_layout_any_length_and_region(pack, clip, tmp_path):
     req = GenerationRequest(str(clip.path), layout=painted, steps=2, prompt="a door slams", negative_prompt="speech")
     take = run_to_completion(generate(req, pack, cache_dir=tmp_path))[0]
     assert take.layout.values.shape == (63, 5) and np.allclose(take.layout.values, 0.5, atol=1e-5)
-    assert take.meta["layout_guidance"] == 1.0  # the default
+    assert take.meta["layout_guidance"] == 1.0 and take.meta["layout_guidance_steps"] == 0.5  # the defaults
     unguided = run_to_completion(generate(replace(req, layout_guidance=0.0), pack, cache_dir=tmp_path))[0]
     assert unguided.meta["layout_guidance"] == 0.0 and not np.allclose(unguided.audio, take.audio)
     reg = GenerationRequest(str(clip.path), steps=2, region=(0.5, 1.75))
