@@ -139,7 +139,8 @@ def stage_times(pack_name: str | None, clip: Path, out: Path, threads: int) -> d
     write_take(clip, audio, sr, out)
     t["mux"] = time.perf_counter() - a
     t["sum_of_stages"] = sum(v for k, v in t.items() if k != "load_pack")
-    t["layout_guidance"] = spec.layout_guidance  # a setting, not a time: main() moves it
+    t["layout_guidance"] = spec.layout_guidance  # settings, not times: main() moves them
+    t["layout_guidance_steps"] = spec.layout_guidance_steps
     return t
 
 
@@ -170,7 +171,8 @@ def main() -> int:
     result = {
         "clip": {"seconds": args.seconds, "video": "1280x720 H.264 25 fps (synthetic)"},
         "pack": args.pack or "starter",
-        "settings": {"steps": 25, "guidance": 5.0, "layout_guidance": stages.pop("layout_guidance"), "scheduler": "dpm", "takes": 1,
+        "settings": {"steps": 25, "guidance": 5.0, "layout_guidance": stages.pop("layout_guidance"),
+                     "layout_guidance_steps": stages.pop("layout_guidance_steps"), "scheduler": "dpm", "takes": 1,
                      "vocoder": "griffin-lim 32 it."},
         "stages_s": {k: round(v, 3) for k, v in stages.items()},
         "end_to_end_s": round(e2e["end_to_end_s"], 3),
