@@ -91,6 +91,8 @@ def run_generate(args: argparse.Namespace) -> int:
         raise OutputError("output needs a suffix (.mp4, .mov, .mkv, .wav or .flac)", out)
     if args.takes < 1 or args.takes > 16:
         raise OutputError(f"--takes must be 1..16, got {args.takes}")
+    if args.layout_guidance is not None and not 0.0 <= args.layout_guidance <= 20.0:
+        raise OutputError(f"--layout-guidance must be 0..20, got {args.layout_guidance}")
     outs = take_paths(out, args.takes)
     for o in outs:  # refuse bad outputs before the long work
         check_output_path(o, [video])

@@ -160,6 +160,9 @@ def test_cli_layout_guidance_defaults_to_the_pack_and_can_be_set(tiny_pack_dir, 
     assert main([*base, "-o", str(tmp_path / "a.wav")]) == 0
     assert main([*base, "-o", str(tmp_path / "b.wav"), "--layout-guidance", "0"]) == 0
     assert seen == [2.5, 0.0]
+    bad = tmp_path / "c.wav"
+    assert main([*base, "-o", str(bad), "--layout-guidance", "-1"]) == 2  # one line, nothing written
+    assert not bad.exists() and seen == [2.5, 0.0]
 
 
 def test_cli_errors_are_one_line(tiny_pack_dir, tmp_path, capsys):
