@@ -195,7 +195,7 @@ class Engines:
         layout_guidance_steps: float | None = None,
     ) -> None:
         self.pack_name = pack
-        self.layout_guidance = layout_guidance  # None: GenerationRequest's default
+        self.layout_guidance = layout_guidance  # None: the pack's sampling setting
         self.layout_guidance_steps = layout_guidance_steps  # None: the pack's sampling setting
         self.ar_pack = ar_pack  # None: engine.ar picks its own (starter-ar)
         self.steps = steps
@@ -481,10 +481,8 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-def _layout_guidance(value: float | None) -> float:
-    from engine.types import GenerationRequest
-
-    return float(GenerationRequest.__dataclass_fields__["layout_guidance"].default if value is None else value)
+def _layout_guidance(value: float | None) -> float | str:
+    return "the pack's (starter: 1.0)" if value is None else float(value)
 
 
 def load_classifier_or_reason(path: str | None) -> tuple[Any, str]:
@@ -506,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ar-pack", default=None, help="autoregressive pack (default: engine.ar's choice)")
     ap.add_argument("--steps", type=int, default=25)
     ap.add_argument("--layout-guidance", type=float, default=None,
-                    help="diffusion layout guidance (default: GenerationRequest's, 1.0)")
+                    help="diffusion layout guidance (default: the pack's, 1.0)")
     ap.add_argument("--layout-guidance-steps", type=float, default=None,
                     help="share of the steps layout guidance acts on (default: the pack's, 0.5)")
     ap.add_argument("--seed", type=int, default=0)

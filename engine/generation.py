@@ -307,7 +307,7 @@ def generate(request: GenerationRequest, pack: Pack | Any, cancel: CancelToken |
         guidance=float(request.guidance),
         text_guidance=float(request.text_guidance),
         layout_strength=float(request.layout_strength),
-        layout_guidance=float(request.layout_guidance),
+        layout_guidance=float(sampling["layout_guidance"] if request.layout_guidance is None else request.layout_guidance),
         layout_guidance_steps=float(sampling["layout_guidance_steps"]),
         scheduler=request.scheduler or sampling["scheduler"],
         x0_clip=x0_clip,

@@ -101,7 +101,7 @@ class GenerationRequest:
     guidance: float = 5.0  # visual/layout CFG scale
     text_guidance: float = 3.0
     layout_strength: float = 1.0
-    layout_guidance: float = 1.0  # extra CFG toward the layout (0 = off)
+    layout_guidance: float | None = None  # extra CFG toward the layout (0 = off); None = the pack's (1.0)
     steps: int = 25
     seed: int = 0
     takes: int = 1

@@ -116,8 +116,7 @@ def run_generate(args: argparse.Namespace) -> int:
         guidance=args.guidance if args.guidance is not None else float(sampling.get("guidance", 5.0)),
         text_guidance=args.text_guidance if args.text_guidance is not None else float(sampling.get("text_guidance", 3.0)),
         layout_strength=args.layout_strength,
-        layout_guidance=(args.layout_guidance if args.layout_guidance is not None
-                         else float(sampling.get("layout_guidance", 1.0))),
+        layout_guidance=args.layout_guidance,  # None: the pack's
         steps=args.steps if args.steps is not None else int(sampling.get("steps", 25)),
         seed=args.seed,
         takes=args.takes,

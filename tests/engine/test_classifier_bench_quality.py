@@ -138,7 +138,7 @@ def test_harness_rows_metrics_and_not_available(data: Path) -> None:
     assert true_req.layout is clips[0].true_layout and true_req.steps == 2
     assert nolay_req.layout is None and nolay_req.layout_strength == 0.0
     assert not np.array_equal(painted_req.layout.values, clips[0].true_layout.values)
-    assert true_req.layout_guidance == 1.0  # the product's default unless --layout-guidance
+    assert true_req.layout_guidance is None  # the pack's default unless --layout-guidance
     bq.Engines(None, 2, 0, generation=fake, layout_guidance=0.0).run(clips[0], "diffusion", clips[0].true_layout)
     assert fake.requests[-1].layout_guidance == 0.0
     assert res["baseline_gl"]["status"] == "ok" and res["baseline_gl"]["n_clips"] == 2

@@ -145,9 +145,10 @@ def test_cli_layout_guidance_defaults_to_the_pack_and_can_be_set(tiny_pack_dir, 
     seen = []
     real = generation.generate
 
-    def spy(req, pack, **kw):
-        seen.append(req.layout_guidance)
-        return real(req, pack, **kw)
+    def spy(req, pack, **kw):  # records the guidance the takes were made with
+        takes = yield from real(req, pack, **kw)
+        seen.append(takes[0].meta["layout_guidance"])
+        return takes
 
     monkeypatch.setattr(generation, "generate", spy)
     pack_dir = tmp_path / "pack"
