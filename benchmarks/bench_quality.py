@@ -481,10 +481,6 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-def _layout_guidance(value: float | None) -> float | str:
-    return "the pack's (starter: 1.0)" if value is None else float(value)
-
-
 def load_classifier_or_reason(path: str | None) -> tuple[Any, str]:
     try:
         from engine.classifier import load_classifier
@@ -541,7 +537,8 @@ def main(argv: list[str] | None = None) -> int:
         "n_events": sum(len(c.events) for c in clips),
         "settings": {"pack": args.pack or "starter", "ar_pack": args.ar_pack, "steps": args.steps, "seed": args.seed,
                      "onset_tolerance_s": ONSET_TOL_S, "max_seconds": args.max_seconds,
-                     "layout_guidance": _layout_guidance(args.layout_guidance),
+                     "layout_guidance": (args.layout_guidance if args.layout_guidance is not None
+                                         else "the pack's (starter: 1.0)"),
                      "layout_guidance_steps": (args.layout_guidance_steps if args.layout_guidance_steps is not None
                                                else "the pack's (starter: 0.5)")},
         "classifier": None if classifier is None else {

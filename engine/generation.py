@@ -17,14 +17,12 @@ import torch
 from engine.audio.layout import LayoutConfig, resize_layout
 from engine.audio.layout import mel_norm as default_mel_norm
 from engine.audio.mel import MelConfig
+from engine.diffusion.schedulers import DEFAULT_SAMPLING
 from engine.errors import DeviceError, LayoutError, PackError
 from engine.models import module_device
 from engine.progress import CancelToken, Job, Progress
 from engine.timebase import columns_for, seconds_to_samples
 from engine.types import AudioLayout, GenerationRequest, Take
-
-DEFAULT_SAMPLING = {"steps": 25, "guidance": 5.0, "text_guidance": 3.0, "layout_guidance": 1.0, "layout_guidance_steps": 0.5,
-                    "scheduler": "dpm"}
 
 
 class Pack:

@@ -185,7 +185,7 @@ class GenerationPanel(QWidget):
         self.strength = _dspin(0, 2, 1, 0.05, 2)
         self.layout_guidance = _dspin(0, 5, 1, 0.25, 2)
         self.layout_guidance.setToolTip("How hard the sound is pushed toward the layout's timing (0 = off; "
-                                        "one more network pass per step)")
+                                        "one more network pass on the first half of the steps)")
         self.seed = _spin(0, 2**31 - 1, 0)
         self.lock = QCheckBox("Lock")
         self.lock.setToolTip("Keep this seed for the next generation (otherwise a new one is drawn)")

@@ -17,6 +17,16 @@ DEFAULT_SCHEDULE: dict[str, Any] = {
 
 SAMPLERS = ("dpm", "dpm1", "ddim", "euler", "unipc", "ddpm")
 
+# A pack's "sampling" settings when it names none (new packs are written with these).
+DEFAULT_SAMPLING: dict[str, Any] = {
+    "steps": 25,
+    "guidance": 5.0,
+    "text_guidance": 3.0,
+    "layout_guidance": 1.0,
+    "layout_guidance_steps": 0.5,
+    "scheduler": "dpm",
+}
+
 
 def training_scheduler(schedule: dict[str, Any] | None = None):
     from diffusers import DDPMScheduler
