@@ -14,6 +14,7 @@ import numpy as np
 
 from app.model.events import Event
 from engine import timebase
+from engine.audio.layout import paint_event
 from engine.types import AudioLayout
 
 # The editing grid of a fresh lane: 25 columns/s (the starter pack's layout rate; one column per
@@ -171,34 +172,18 @@ class LayoutDoc:
         self.changed.emit(c0, c1, b0, b1)
         return c0, c1, b0, b1
 
-    def stamp_event(
-        self,
-        t: float,
-        decay: float,
-        band_lo: int,
-        band_hi: int,
-        intensity: float = 1.0,
-        attack: float = 0.0,
-    ) -> tuple[int, int, int, int] | None:
-        """A sound event at ``t`` seconds: short attack then exponential decay (``decay`` s to 1/e)."""
+    def stamp_event(self, t: float, decay: float, band_lo: int, band_hi: int, intensity: float = 1.0,
+                    attack: float = 0.0) -> tuple[int, int, int, int] | None:
+        """A sound event at ``t`` seconds: short attack then exponential decay (``decay`` s to
+        1/e), painted by ``engine.audio.layout.paint_event`` (the benchmark paints with it too)."""
         if self._stroke_before is None:
             raise RuntimeError("stamp_event() outside begin_stroke()/end_stroke()")
-        cps = self.columns_per_second
-        start = self.col_index(t)
-        if start >= self.n_columns:
+        box = paint_event(self.values, t, self.columns_per_second, decay, band_lo, band_hi, intensity, attack)
+        if box is None:
             return None
-        tail = max(1, int(math.ceil((attack + max(decay, 1e-3) * 4.6) * cps)))  # to 1 %
-        c1 = min(self.n_columns, start + tail + 1)
-        b0 = max(0, min(band_lo, band_hi))
-        b1 = min(self.n_bands, max(band_lo, band_hi) + 1)
-        tt = (np.arange(start, c1) - start) / cps
-        env = np.where(tt < attack, tt / max(attack, 1e-6), np.exp(-(tt - attack) / max(decay, 1e-3)))
-        env = (env * float(np.clip(intensity, 0, 1))).astype(np.float32)
-        box = self.values[start:c1, b0:b1]
-        np.maximum(box, env[:, None], out=box)
-        self._grow(start, c1, b0, b1)
-        self.changed.emit(start, c1, b0, b1)
-        return start, c1, b0, b1
+        self._grow(*box)
+        self.changed.emit(*box)
+        return box
 
     def end_stroke(self) -> Patch | None:
         """Close the stroke; the patch covers exactly the changed box (None if nothing changed)."""

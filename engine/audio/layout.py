@@ -125,6 +125,40 @@ def layout_energy(layout: AudioLayout | np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=np.float64).mean(axis=1)
 
 
+def paint_event(
+    values: np.ndarray,
+    t: float,
+    columns_per_second: float,
+    decay: float,
+    band_lo: int,
+    band_hi: int,
+    intensity: float = 1.0,
+    attack: float = 0.0,
+) -> tuple[int, int, int, int] | None:
+    """Paint one sound event into ``values`` [T, bands] in place, as the studio's event tool does.
+
+    From the column holding ``t``: a linear ``attack`` (seconds) then an exponential decay
+    (``decay`` seconds to 1/e) until it falls under 1 %, at ``intensity``, over bands
+    ``band_lo..band_hi`` (inclusive, either order); existing louder cells are kept (max).
+    Returns the touched box (c0, c1, b0, b1), or None when ``t`` lies past the last column."""
+    from engine.timebase import seconds_to_column
+
+    n_cols, n_bands = values.shape
+    start = min(n_cols, seconds_to_column(t, columns_per_second))
+    if start >= n_cols:
+        return None
+    tail = max(1, int(math.ceil((attack + max(decay, 1e-3) * 4.6) * columns_per_second)))  # to 1 %
+    c1 = min(n_cols, start + tail + 1)
+    b0 = max(0, min(band_lo, band_hi))
+    b1 = min(n_bands, max(band_lo, band_hi) + 1)
+    tt = (np.arange(start, c1) - start) / columns_per_second
+    env = np.where(tt < attack, tt / max(attack, 1e-6), np.exp(-(tt - attack) / max(decay, 1e-3)))
+    env = (env * float(np.clip(intensity, 0, 1))).astype(values.dtype)
+    box = values[start:c1, b0:b1]
+    np.maximum(box, env[:, None], out=box)
+    return start, c1, b0, b1
+
+
 # ---------------------------------------------------------------------- files ----
 def _sidecar(path: Path) -> Path:
     return path.with_suffix(".json")

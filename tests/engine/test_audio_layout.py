@@ -22,7 +22,7 @@ from engine.audio import (
     save_layout,
     save_layout_png,
 )
-from engine.audio.layout import encode_png
+from engine.audio.layout import encode_png, paint_event
 from engine.errors import LayoutError
 from engine.types import AudioLayout
 
@@ -170,3 +170,17 @@ def test_mel_config_alternatives_flow_through():
     assert m.shape == (125, 80)
     lay = layout_from_mel(m, cfg, LayoutConfig(10.0, 4))
     assert lay.values.shape == (20, 4) and lay.columns_per_second == 10.0
+
+
+def test_paint_event_attack_decay_max_and_bounds():
+    v = np.zeros((50, 5), np.float32)
+    v[12, 2] = 0.95  # louder paint already there is kept
+    box = paint_event(v, 1.0, 10.0, decay=0.3, band_lo=3, band_hi=1, intensity=0.8)
+    assert box == (10, 25, 1, 4)  # 4.6 decays to 1 %; bands in either order, inclusive
+    assert v[10, 1:4].tolist() == pytest.approx([0.8] * 3)  # the attack is on the clicked column
+    assert v[13, 2] == pytest.approx(0.8 * np.exp(-1.0), rel=1e-5)  # 1/e after `decay` seconds
+    assert v[12, 2] == pytest.approx(0.95) and v[:10].max() == 0 and v[:, [0, 4]].max() == 0
+    ramp = np.zeros((50, 5), np.float32)
+    paint_event(ramp, 1.0, 10.0, decay=0.3, band_lo=0, band_hi=4, attack=0.2)
+    assert ramp[10, 0] == 0.0 and ramp[11, 0] == pytest.approx(0.5) and ramp[12, 0] == pytest.approx(1.0)
+    assert paint_event(v, 5.0, 10.0, 0.3, 0, 4) is None  # past the last column
