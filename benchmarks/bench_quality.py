@@ -13,6 +13,9 @@ Rows (``--rows``, comma-separated; ``all`` = every row):
 - ``diffusion_true``     diffusion with the true layout (upper bound, TiVA ablation)
 - ``diffusion_nolayout`` diffusion with the layout condition dropped (``layout_strength=0``)
 - ``diffusion_painted``  diffusion with the true layout blurred + quantised as an editor paints it
+- ``diffusion_event_tool`` diffusion with a layout painted by the studio's event tool: one click
+                         (default decay and intensity) at each event's contact frame, over the
+                         bands where that event's sound is loud
 - ``ar``                 autoregressive engine (predicted layout), when ``engine.ar`` and its pack exist
 
 Metrics (means over clips; FAD over the row's whole set):
@@ -70,6 +73,7 @@ ALL_ROWS = (
     "diffusion_true",
     "diffusion_nolayout",
     "diffusion_painted",
+    "diffusion_event_tool",
     "ar",
 )
 DEFAULT_ROWS = ALL_ROWS
@@ -173,6 +177,25 @@ def painted_like(layout: AudioLayout, levels: int = 4) -> AudioLayout:
         v = gaussian_filter1d(v, sigma=0.6, axis=1, mode="nearest")
     v = np.round(np.clip(v, 0, 1) * levels) / levels
     return AudioLayout(v.astype(np.float32), layout.columns_per_second)
+
+
+def event_tool_layout(clip: Clip, band_share: float = 0.5) -> AudioLayout:
+    """A layout as an editor makes it with the studio's event tool at its default decay and
+    intensity: one event at each of the clip's contact times, over the bands whose loudness in
+    the true layout's first 3 columns of the event is at least ``band_share`` of its loudest."""
+    from app.model.tools import ToolSettings  # the studio's defaults (no Qt, no torch)
+    from engine.audio.layout import paint_event
+
+    tools = ToolSettings()
+    true = np.asarray(clip.true_layout.values, np.float32)
+    cps = float(clip.true_layout.columns_per_second)
+    values = np.zeros_like(true)
+    for t, _cls in clip.events:
+        k = min(len(true) - 1, int(t * cps))
+        profile = true[k : k + 3].max(axis=0)
+        loud = np.nonzero(profile >= band_share * profile.max())[0] if profile.max() > 0 else np.arange(true.shape[1])
+        paint_event(values, t, cps, tools.decay, int(loud.min()), int(loud.max()), tools.intensity)
+    return AudioLayout(values, cps)
 
 
 def layout_to_audio_gl(layout: AudioLayout, duration: float, n_iter: int = 32, seed: int = 0) -> np.ndarray:
@@ -285,6 +308,10 @@ def _row_functions() -> dict[str, RowFn]:
         "diffusion_painted": lambda c, e: (
             e.run(c, "diffusion", painted_like(c.true_layout)),
             painted_like(c.true_layout),
+        ),
+        "diffusion_event_tool": lambda c, e: (
+            e.run(c, "diffusion", event_tool_layout(c)),
+            event_tool_layout(c),
         ),
         "ar": lambda c, e: (e.run(c, "ar", None), None),
         "ar_true": lambda c, e: (e.run(c, "ar", c.true_layout), c.true_layout),

@@ -104,6 +104,24 @@ def test_painted_layout_is_coarse_version_of_truth() -> None:
     assert (painted > 0).sum() > (v > 0).sum()  # smeared by the brush
 
 
+def test_event_tool_layout_clicks_each_event_in_its_loud_bands() -> None:
+    from app.model.tools import ToolSettings
+    from engine.metrics.adherence import events_from_layout
+
+    bq = _bench()
+    true = np.zeros((50, 5), np.float32)
+    true[10:14, 0:2] = 0.9  # a low sound at 1.0 s ...
+    true[30:40, 3:5] = 0.6  # ... and a long high one at 3.0 s
+    clip = bq.Clip("c", Path("c.mp4"), np.zeros(5 * SR, np.float32), [(1.0, "impact"), (3.0, "fire")],
+                   AudioLayout(true, 10.0))
+    lay = bq.event_tool_layout(clip)
+    assert lay.values.shape == true.shape and lay.columns_per_second == 10.0
+    assert lay.values[10, :2].tolist() == pytest.approx([ToolSettings().intensity] * 2)  # the tool's default
+    assert lay.values[10:20, 2:].max() == 0 and lay.values[30:40, :3].max() == 0  # only the loud bands
+    assert lay.values[31, 3] < lay.values[30, 3]  # a click decays; it does not copy the true layout
+    assert events_from_layout(lay) == pytest.approx([1.0, 3.0], abs=0.1)  # read where the editor clicked
+
+
 def test_gl_baseline_follows_layout_timing() -> None:
     bq = _bench()
     v = np.zeros((20, 5), np.float32)
@@ -120,7 +138,8 @@ def test_harness_rows_metrics_and_not_available(data: Path) -> None:
     assert [c.id for c in clips] == ["a", "b"] and [len(c.events) for c in clips] == [2, 3]
     fake = _FakeGeneration(data / "clips" / "test")
     engines = bq.Engines(None, steps=2, seed=0, generation=fake)
-    rows = ["reference", "baseline_gl", "diffusion_true", "diffusion_nolayout", "diffusion_painted"]
+    rows = ["reference", "baseline_gl", "diffusion_true", "diffusion_nolayout", "diffusion_painted",
+            "diffusion_event_tool"]
     res = bq.run_benchmark(clips, rows, engines, _classifier(), log=lambda s: None)
     ref = res["reference"]["metrics"]
     assert res["reference"]["status"] == "ok"
@@ -138,6 +157,9 @@ def test_harness_rows_metrics_and_not_available(data: Path) -> None:
     assert true_req.layout is clips[0].true_layout and true_req.steps == 2
     assert nolay_req.layout is None and nolay_req.layout_strength == 0.0
     assert not np.array_equal(painted_req.layout.values, clips[0].true_layout.values)
+    tool_req = fake.requests[6]
+    assert np.array_equal(tool_req.layout.values, bq.event_tool_layout(clips[0]).values)
+    assert res["diffusion_event_tool"]["status"] == "ok"
     assert true_req.layout_guidance is None  # the pack's default unless --layout-guidance
     bq.Engines(None, 2, 0, generation=fake, layout_guidance=0.0).run(clips[0], "diffusion", clips[0].true_layout)
     assert fake.requests[-1].layout_guidance == 0.0
