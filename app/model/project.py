@@ -41,6 +41,19 @@ class GenerationParams:
     seed_locked: bool = False
     takes: int = 2
 
+    #: Settings a pack recommends in its ``sampling`` block (the rest are the editor's own).
+    PACK_KEYS = ("steps", "guidance", "layout_guidance")
+
+    def pack_changes(self, sampling: dict) -> dict:
+        """The pack-recommended settings of ``sampling`` that differ from these, typed like them."""
+        out = {}
+        for k in self.PACK_KEYS:
+            if k in sampling:
+                v = type(getattr(self, k))(sampling[k])
+                if v != getattr(self, k):
+                    out[k] = v
+        return out
+
 
 @dataclass(eq=False)  # identity: two takes are never "equal" (and arrays do not compare)
 class TakeRecord:

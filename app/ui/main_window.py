@@ -328,6 +328,13 @@ class MainWindow(QMainWindow):
         info = self._probe(path)
         self._reset_clip_services()
         proj = Project(str(Path(path).resolve()))
+        try:  # a new project starts at the steps and guidance its pack recommends
+            from engine.packs import sampling_defaults
+
+            for k, v in proj.params.pack_changes(sampling_defaults(proj.params.pack)).items():
+                setattr(proj.params, k, v)
+        except V2AError:  # no such pack here: the built-in defaults; generating will say why
+            pass
         proj.add_lane(Lane("Lane 1", LayoutDoc.empty(info.video.duration)))
         self.doc.set_project(proj, info)
         self.doc.layout_ready = False

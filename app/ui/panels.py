@@ -237,7 +237,7 @@ class GenerationPanel(QWidget):
         j.addLayout(r)
         v.addWidget(job)
         v.addStretch(1)
-        self.pack.currentIndexChanged.connect(lambda _i: self._set("pack", self.pack.currentData() or "starter", "Pack"))
+        self.pack.currentIndexChanged.connect(lambda _i: self._pick_pack(self.pack.currentData() or "starter"))
         self.engine.currentIndexChanged.connect(lambda _i: self._set("engine", self.engine.currentData(), "Engine"))
         self.steps.valueChanged.connect(lambda x: self._set("steps", int(x), "Steps"))
         self.guidance.valueChanged.connect(lambda x: self._set("guidance", float(x), "Guidance"))
@@ -269,6 +269,25 @@ class GenerationPanel(QWidget):
                 self.pack.addItem("starter (not installed)", "starter")
         finally:
             self._loading = False
+
+    def _pick_pack(self, name: str) -> None:
+        """Choose a pack and take up the steps and guidance it recommends, as one undo step."""
+        params = self.doc.project.params
+        if self._loading or params.pack == name:
+            return
+        try:
+            from engine.packs import sampling_defaults
+
+            changes = params.pack_changes(sampling_defaults(name))
+        except Exception:  # noqa: BLE001 - a pack that cannot be read keeps the current settings
+            changes = {}
+        self.doc.undo.beginMacro(f"Pack “{name}”")
+        try:
+            self.doc.undo.push(cmd.param_attr(self.doc.project, "pack", name, "Pack"))
+            for k, v in changes.items():
+                self.doc.undo.push(cmd.param_attr(self.doc.project, k, v, k))
+        finally:
+            self.doc.undo.endMacro()
 
     def _set(self, name: str, value, label: str) -> None:
         if self._loading or getattr(self.doc.project.params, name) == value:

@@ -28,6 +28,7 @@ from engine.packs.locations import (
     find_pack,
     list_packs,
     pack_roots,
+    sampling_defaults,
     user_root,
 )
 from engine.packs.vocoder import add_vocoder
@@ -48,6 +49,7 @@ __all__ = [
     "list_packs",
     "load_weights",
     "pack_roots",
+    "sampling_defaults",
     "pack_size",
     "read_manifest",
     "safetensors_header",

@@ -168,3 +168,12 @@ def list_packs(verify: bool = False) -> list[PackInfo]:
             )
         )
     return infos
+
+
+def sampling_defaults(name_or_path: str | Path | None = None) -> dict:
+    """The sampling settings a pack recommends (its ``sampling`` block over the engine's
+    defaults: steps, guidance, layout_guidance, ...); raises ``PackError`` like ``find_pack``."""
+    from engine.diffusion.schedulers import DEFAULT_SAMPLING  # plain dicts, no torch
+
+    sampling = read_manifest(find_pack(name_or_path)).get("sampling") or {}
+    return {**DEFAULT_SAMPLING, **(sampling if isinstance(sampling, dict) else {})}

@@ -111,3 +111,14 @@ def test_region_take_is_spliced_at_its_offset():
     assert len(out.audio) == 3000 and out.region == (1.0, 1.5) and out.seed == 2
     assert out.audio[500] == pytest.approx(1.0) and out.audio[1250] == pytest.approx(-1.0)
     assert out.audio[2500] == pytest.approx(1.0)
+
+
+def test_pack_changes_lists_only_differing_pack_settings_typed():
+    from app.model.project import GenerationParams
+
+    p = GenerationParams(steps=25, guidance=5.0, layout_guidance=1.0, seed=7)
+    sampling = {"steps": 40.0, "guidance": 5, "layout_guidance": "2.5", "scheduler": "ddim", "seed": 1}
+    changes = p.pack_changes(sampling)
+    assert changes == {"steps": 40, "layout_guidance": 2.5}  # guidance equal; scheduler/seed not the pack's
+    assert type(changes["steps"]) is int and p.steps == 25  # nothing applied
+    assert p.pack_changes({}) == {}

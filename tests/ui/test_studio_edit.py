@@ -299,3 +299,23 @@ def test_view_follows_the_playhead():
     tl.follow()
     assert tl.visible[0] <= 5.0 <= tl.visible[1]
     assert tl.visible[1] - tl.visible[0] == pytest.approx(4.0)
+
+
+def test_a_pack_brings_its_recommended_sampling(qtbot, window, clip, monkeypatch):
+    import engine.packs
+
+    recommended = {"starter": {"steps": 30, "guidance": 5.0, "layout_guidance": 2.5},
+                   "alt": {"steps": 12, "guidance": 3.5, "layout_guidance": 0.0}}
+    monkeypatch.setattr(engine.packs, "sampling_defaults", lambda name=None: recommended[name])
+    open_and_wait(qtbot, window, clip)  # a new project starts at its pack's recommendation
+    doc, panel = window.doc, window.gen_panel
+    p = doc.project.params
+    assert (p.pack, p.steps, p.guidance, p.layout_guidance) == ("starter", 30, 5.0, 2.5)
+    assert panel.layout_guidance.value() == 2.5 and panel.steps.value() == 30
+    panel.pack.addItem("alt", "alt")
+    panel.pack.setCurrentIndex(panel.pack.findData("alt"))  # picking a pack takes up its settings
+    assert (p.pack, p.steps, p.guidance, p.layout_guidance) == ("alt", 12, 3.5, 0.0)
+    assert panel.guidance.value() == 3.5 and window._request(doc.active_lane, None).layout_guidance == 0.0
+    doc.undo.undo()  # ... as one step
+    assert (p.pack, p.steps, p.guidance, p.layout_guidance) == ("starter", 30, 5.0, 2.5)
+    assert panel.pack.currentData() == "starter" and panel.steps.value() == 30
