@@ -110,7 +110,7 @@ def full_size_pack(device: str):
                 "vae": pack_vae_entry(AUDIOLDM_VAE_CONFIG, n_mels), "vocoder": {"kind": "hifigan"}, "files": {}}
     pack = Pack(ROOT / "full-size", manifest, nets, vae).to(device)
     voc = HifiGanVocoder(build_hifigan(AUDIOLDM_CONFIG), pack.mel_cfg, device, max_batch=8)
-    pack._vocoder = voc  # vocoder_for() returns the pack's built vocoder
+    pack.vocoder = voc  # vocoder_for() returns the pack's built vocoder
     params = {k: param_count(v) for k, v in nets.items()}
     params["vae"] = param_count(vae.model)
     params["vocoder"] = param_count(voc.model)

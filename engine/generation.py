@@ -29,10 +29,12 @@ class Pack:
     """A loaded model pack: manifest + networks (built from its configs, weights verified)."""
 
     def __init__(self, pack_dir: Path, manifest: dict[str, Any], nets: dict[str, torch.nn.Module],
-                 vae: Any = None) -> None:
+                 vae: Any = None, vocoder: Any = None) -> None:
         self.dir = Path(pack_dir)
         #: ``engine.models.mel_vae.MelVAE`` when G runs on the VAE's latents (pack.json "vae"), else None
         self.vae = vae
+        #: the built mel -> waveform vocoder; None until ``vocoder_for`` builds the manifest's
+        self.vocoder = vocoder
         self.manifest = manifest
         self._nets = nets
         self.name = str(manifest.get("name", self.dir.name))
@@ -56,6 +58,11 @@ class Pack:
     @property
     def sampling(self) -> dict[str, Any]:
         return {**DEFAULT_SAMPLING, **self.manifest.get("sampling", {})}
+
+    @property
+    def device(self) -> str:
+        """Where the networks run ("cpu", "cuda:0", ...)."""
+        return str(module_device(self.net("unet")))
 
     def to(self, device: str) -> Pack:
         for m in self._nets.values():
@@ -211,9 +218,8 @@ def vocoder_for(pack: Pack) -> Any:
     broken vocoder is a PackError naming the file, never a silent fall back to Griffin-Lim."""
     voc = pack.manifest.get("vocoder", {"kind": "griffin-lim"})
     kind = voc.get("kind", "griffin-lim")
-    key = "_vocoder"
-    if hasattr(pack, key):
-        v = getattr(pack, key)
+    if pack.vocoder is not None:
+        v = pack.vocoder
         if hasattr(v, "to"):  # follow the pack (e.g. moved to the CPU after running out of GPU memory)
             v.to(module_device(pack.net("unet")))
         return v
@@ -228,7 +234,7 @@ def vocoder_for(pack: Pack) -> Any:
         v = load_pack_vocoder(pack.dir, pack.manifest, pack.mel_cfg, device)
     else:
         raise PackError(f"vocoder kind {kind!r} is not supported (griffin-lim or hifigan)", pack.dir / "pack.json")
-    setattr(pack, key, v)
+    pack.vocoder = v
     return v
 
 

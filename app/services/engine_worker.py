@@ -64,11 +64,8 @@ class EngineContext:
 
 
 def pack_device(pack: Any) -> str:
-    """Where a loaded pack's networks live ("cpu", "cuda:0", …), "?" when unknown."""
-    for net in (getattr(pack, "_nets", None) or {}).values():
-        for param in net.parameters():
-            return str(param.device)
-    return "?"
+    """Where a loaded pack's networks live ("cpu", "cuda:0", …; ``Pack.device``), "?" when unknown."""
+    return str(getattr(pack, "device", "?"))
 
 
 def _leave_a_core_for_the_gui() -> None:

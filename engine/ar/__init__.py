@@ -54,6 +54,10 @@ class ARPack:
     def sample_rate(self) -> int:
         return int(self.manifest.get("sample_rate", 16000))
 
+    @property
+    def device(self) -> str:
+        return "cpu"  # the AR engine runs on the CPU only
+
     def models(self) -> Any:
         from engine.ar.run import load_models
 

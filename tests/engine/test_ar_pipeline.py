@@ -128,7 +128,7 @@ def test_extend_take_after_its_end(tiny_pack, cfr_clip):
 
 def test_load_pack_object_drives_generate(tiny_pack, cfr_clip):
     pack = ar.load_pack(str(tiny_pack))
-    assert pack.sampling["guidance"] == 6.0 and pack.engine == "ar"
+    assert pack.sampling["guidance"] == 6.0 and pack.engine == "ar" and pack.device == "cpu"
     assert ar.resolve_pack_dir(pack) == tiny_pack
     lay = AudioLayout(np.ones((20, 5), np.float32), 10.0)
     req = GenerationRequest(str(cfr_clip.path), layout=lay, engine="ar", guidance=1.5, seed=1)

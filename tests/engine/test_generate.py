@@ -35,6 +35,15 @@ def clip(tmp_path_factory):
     return make_clip(d / "c.mp4", n_frames=60, fps=24, flash_frames=(12, 36))  # 2.5 s at 24 fps
 
 
+def test_pack_device_and_vocoder_built_once(pack):
+    from app.services.engine_worker import pack_device
+    from engine.generation import vocoder_for
+
+    assert pack.device == "cpu" and pack_device(pack) == "cpu" and pack_device(object()) == "?"
+    voc = vocoder_for(pack)
+    assert pack.vocoder is voc and vocoder_for(pack) is voc  # built once, then the pack's
+
+
 def test_predict_layout_grid(pack, clip, tmp_path):
     lay = run_to_completion(predict_layout(clip.path, pack, cache_dir=tmp_path))
     assert lay.values.shape == (63, 5)  # ceil(2.5 s * 25 columns/s)
