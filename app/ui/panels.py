@@ -185,7 +185,9 @@ class GenerationPanel(QWidget):
         self.strength = _dspin(0, 2, 1, 0.05, 2)
         self.layout_guidance = _dspin(0, 5, 1, 0.25, 2)
         self.layout_guidance.setToolTip("How hard the sound is pushed toward the layout's timing (0 = off; "
-                                        "one more network pass on the first half of the steps)")
+                                        "one more network pass on the first half of the steps). Diffusion only")
+        self.steps.setToolTip("Denoising steps (diffusion only)")
+        self.strength.setToolTip("Share of the denoising steps that follow the layout (diffusion only)")
         self.seed = _spin(0, 2**31 - 1, 0)
         self.lock = QCheckBox("Lock")
         self.lock.setToolTip("Keep this seed for the next generation (otherwise a new one is drawn)")
@@ -308,6 +310,9 @@ class GenerationPanel(QWidget):
             self.guidance.setValue(p.guidance)
             self.strength.setValue(p.layout_strength)
             self.layout_guidance.setValue(p.layout_guidance)
+            # the AR engine samples tokens with one CFG scale: these would do nothing there
+            for w in (self.steps, self.strength, self.layout_guidance):
+                w.setEnabled(p.engine == "diffusion")
             self.seed.setValue(p.seed)
             self.lock.setChecked(p.seed_locked)
             self.takes.setValue(p.takes)

@@ -242,6 +242,13 @@ def test_lane_edits_and_params_are_undoable(qtbot, window, clip):
     assert window._request(doc.active_lane, None).layout_guidance == 2.0
     doc.undo.undo()
     assert doc.project.params.layout_guidance == 1.0 and window.gen_panel.layout_guidance.value() == 1.0
+    gp = window.gen_panel
+    gp.engine.setCurrentIndex(gp.engine.findData("ar"))  # settings the AR engine does not use grey out
+    assert doc.project.params.engine == "ar"
+    assert not gp.steps.isEnabled() and not gp.strength.isEnabled() and not gp.layout_guidance.isEnabled()
+    assert gp.guidance.isEnabled() and gp.seed.isEnabled() and gp.takes.isEnabled()
+    doc.undo.undo()
+    assert gp.steps.isEnabled() and gp.layout_guidance.isEnabled()
 
 
 def test_export_dialog_refuses_the_source(qtbot, clip, tmp_path):
