@@ -26,7 +26,7 @@ fi
 SPEC=packaging/v2a-studio.spec
 if [ "${V2A_BUILD_SNAPSHOT:-0}" = 1 ]; then
   rm -rf build/snapshot && mkdir -p build/snapshot
-  cp -a app engine resources packaging pyproject.toml README.md build/snapshot/
+  cp -a app engine resources packaging pyproject.toml README.md LICENSE build/snapshot/
   find build/snapshot -name __pycache__ -prune -exec rm -rf {} +
   SPEC=build/snapshot/packaging/v2a-studio.spec
   echo "building from a snapshot of the tree taken $(date -u +%H:%M:%SZ)"

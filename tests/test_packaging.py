@@ -86,6 +86,17 @@ def _run_spec(monkeypatch, flavour: str = "full") -> dict:
     return ns
 
 
+def test_license_is_an_spdx_expression_with_its_text():
+    # setuptools stops accepting the `license = {text = ...}` table on 2027-02-18
+    doc = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    project = doc["project"]
+    assert isinstance(project["license"], str) and project["license"] == "Apache-2.0"
+    assert all((ROOT / f).is_file() for f in project["license-files"])
+    assert "Apache License" in (ROOT / "LICENSE").read_text()[:200]
+    assert any(r.startswith("setuptools>=7") and int(r.split(">=")[1].split(".")[0]) >= 77
+               for r in doc["build-system"]["requires"])
+
+
 def test_spec_reads_name_and_version_from_pyproject(monkeypatch):
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     ns = _run_spec(monkeypatch)
@@ -117,6 +128,7 @@ def test_spec_bundles_every_resource_file_in_place(monkeypatch):
             assert Path(src).is_file(), src
     assert not any(p.name.endswith(".pyc") for p in bundled)
     assert (Path(".") / "pyproject.toml") in bundled
+    assert (Path(".") / "LICENSE") in bundled  # the program's license text
 
 
 def test_spec_leaves_out_unused_qt_and_heavy_modules(monkeypatch):
