@@ -298,6 +298,11 @@ class Engines:
 RowFn = Callable[[Clip, Engines], tuple[np.ndarray, AudioLayout | None]]
 
 
+def _given(e: Engines, c: Clip, layout: AudioLayout) -> tuple[np.ndarray, AudioLayout]:
+    """Diffusion with ``layout``, which is also the row's adherence target (built once)."""
+    return e.run(c, "diffusion", layout), layout
+
+
 def _row_functions() -> dict[str, RowFn]:
     return {
         "reference": lambda c, e: (c.audio, c.true_layout),
@@ -305,14 +310,8 @@ def _row_functions() -> dict[str, RowFn]:
         "diffusion_pred": lambda c, e: (e.run(c, "diffusion", None), None),
         "diffusion_true": lambda c, e: (e.run(c, "diffusion", c.true_layout), c.true_layout),
         "diffusion_nolayout": lambda c, e: (e.run(c, "diffusion", None, layout_strength=0.0), None),
-        "diffusion_painted": lambda c, e: (
-            e.run(c, "diffusion", painted_like(c.true_layout)),
-            painted_like(c.true_layout),
-        ),
-        "diffusion_event_tool": lambda c, e: (
-            e.run(c, "diffusion", event_tool_layout(c)),
-            event_tool_layout(c),
-        ),
+        "diffusion_painted": lambda c, e: _given(e, c, painted_like(c.true_layout)),
+        "diffusion_event_tool": lambda c, e: _given(e, c, event_tool_layout(c)),
         "ar": lambda c, e: (e.run(c, "ar", None), None),
         "ar_true": lambda c, e: (e.run(c, "ar", c.true_layout), c.true_layout),
     }

@@ -17,7 +17,7 @@ import torch
 from engine.audio.layout import LayoutConfig, resize_layout
 from engine.audio.layout import mel_norm as default_mel_norm
 from engine.audio.mel import MelConfig
-from engine.diffusion.schedulers import DEFAULT_SAMPLING
+from engine.diffusion.schedulers import pack_sampling
 from engine.errors import DeviceError, LayoutError, PackError
 from engine.models import module_device
 from engine.progress import CancelToken, Job, Progress
@@ -57,7 +57,7 @@ class Pack:
 
     @property
     def sampling(self) -> dict[str, Any]:
-        return {**DEFAULT_SAMPLING, **self.manifest.get("sampling", {})}
+        return pack_sampling(self.manifest)
 
     @property
     def device(self) -> str:

@@ -23,6 +23,7 @@ import numpy as np
 from engine.audio.mel import LOG_FLOOR, MelConfig, _mono_float, log_mel
 from engine.errors import LayoutError
 from engine.safe_write import atomic_output
+from engine.timebase import seconds_to_column
 from engine.types import AudioLayout
 
 
@@ -141,8 +142,6 @@ def paint_event(
     (``decay`` seconds to 1/e) until it falls under 1 %, at ``intensity``, over bands
     ``band_lo..band_hi`` (inclusive, either order); existing louder cells are kept (max).
     Returns the touched box (c0, c1, b0, b1), or None when ``t`` lies past the last column."""
-    from engine.timebase import seconds_to_column
-
     n_cols, n_bands = values.shape
     start = min(n_cols, seconds_to_column(t, columns_per_second))
     if start >= n_cols:

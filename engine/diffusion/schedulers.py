@@ -28,6 +28,12 @@ DEFAULT_SAMPLING: dict[str, Any] = {
 }
 
 
+def pack_sampling(manifest: dict[str, Any]) -> dict[str, Any]:
+    """A pack's sampling settings: its manifest's ``sampling`` block over ``DEFAULT_SAMPLING``."""
+    sampling = manifest.get("sampling") or {}
+    return {**DEFAULT_SAMPLING, **(sampling if isinstance(sampling, dict) else {})}
+
+
 def training_scheduler(schedule: dict[str, Any] | None = None):
     from diffusers import DDPMScheduler
 

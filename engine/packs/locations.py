@@ -173,7 +173,6 @@ def list_packs(verify: bool = False) -> list[PackInfo]:
 def sampling_defaults(name_or_path: str | Path | None = None) -> dict:
     """The sampling settings a pack recommends (its ``sampling`` block over the engine's
     defaults: steps, guidance, layout_guidance, ...); raises ``PackError`` like ``find_pack``."""
-    from engine.diffusion.schedulers import DEFAULT_SAMPLING  # plain dicts, no torch
+    from engine.diffusion.schedulers import pack_sampling  # plain dicts, no torch
 
-    sampling = read_manifest(find_pack(name_or_path)).get("sampling") or {}
-    return {**DEFAULT_SAMPLING, **(sampling if isinstance(sampling, dict) else {})}
+    return pack_sampling(read_manifest(find_pack(name_or_path)))
