@@ -62,6 +62,7 @@ def vision_transformer_class() -> type:
         pkg.__path__ = list(spec.submodule_search_locations)
         pkg.__package__ = _OPEN_CLIP_ALIAS
         sys.modules[_OPEN_CLIP_ALIAS] = pkg
+        _load_utils_without_torchvision(pkg.__path__[0])
         return importlib.import_module(_OPEN_CLIP_ALIAS + ".transformer").VisionTransformer
     except Exception:  # noqa: BLE001 - any layout we do not expect: the plain import decides
         for name in [m for m in sys.modules if m == _OPEN_CLIP_ALIAS or m.startswith(_OPEN_CLIP_ALIAS + ".")]:
@@ -69,6 +70,40 @@ def vision_transformer_class() -> type:
         from open_clip.transformer import VisionTransformer
 
         return VisionTransformer
+
+
+#: open_clip/utils.py's only torchvision import, for the ResNet tower's batch-norm freezing,
+#: which a VisionTransformer never calls. torchvision's package import drags in torchvision.models
+#: and torch._dynamo: ~1.1 s of a cold ``v2a generate`` on 2 cores.
+_TORCHVISION_IMPORT = "from torchvision.ops.misc import FrozenBatchNorm2d\n"
+#: One line in its place (tracebacks keep utils.py's line numbers): imports torchvision on use.
+_LAZY_FROZEN_BN = (
+    "def FrozenBatchNorm2d(*a, **k): from torchvision.ops.misc import FrozenBatchNorm2d as cls; return cls(*a, **k)\n"
+)
+
+
+def _load_utils_without_torchvision(package_dir: str) -> None:
+    """Register ``<alias>.utils`` from open_clip's utils.py with the torchvision import made lazy.
+
+    Does nothing (transformer.py's own ``from .utils import`` then loads the file as it is) when
+    the file is not there as source or its import line is not the one we know."""
+    import sys
+    import types
+    from pathlib import Path
+
+    path = Path(package_dir) / "utils.py"
+    try:
+        source = path.read_text(encoding="utf-8")
+    except OSError:
+        return
+    if source.count(_TORCHVISION_IMPORT) != 1:
+        return
+    name = _OPEN_CLIP_ALIAS + ".utils"
+    module = types.ModuleType(name)
+    module.__file__ = str(path)
+    module.__package__ = _OPEN_CLIP_ALIAS
+    sys.modules[name] = module
+    exec(compile(source.replace(_TORCHVISION_IMPORT, _LAZY_FROZEN_BN), str(path), "exec"), module.__dict__)
 
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)

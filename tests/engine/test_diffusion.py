@@ -190,3 +190,36 @@ def test_module_device_follows_parameters_then_buffers():
     buf_only.register_buffer("b", torch.zeros(1, device="meta"))
     assert module_device(buf_only).type == "meta"
     assert module_device(torch.nn.Module()).type == "cpu"
+
+
+def test_samplers_skip_scipy_stats_at_import_and_load_it_on_use():
+    # diffusers' DPM-Solver / Euler / UniPC modules import scipy.stats (~0.5 s cold) for beta
+    # sigmas only. A fresh interpreter builds each without it; the module's `scipy` still reaches
+    # scipy.stats when used, and diffusers keeps reporting scipy as installed.
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = r"""
+import json, sys
+from engine.diffusion.schedulers import sampling_scheduler
+out = {}
+for name in ("dpm", "euler", "unipc", "ddim"):
+    s = sampling_scheduler(name)
+    s.set_timesteps(10)
+    out[name] = len(s.timesteps)
+out["stats_imported"] = "scipy.stats" in sys.modules
+from diffusers.utils import is_scipy_available
+out["scipy_available"] = is_scipy_available()
+mod = sys.modules[type(sampling_scheduler("dpm")).__module__]
+out["beta_ppf"] = round(float(mod.scipy.stats.beta.ppf(0.5, 2.0, 2.0)), 6)
+out["stats_after_use"] = "scipy.stats" in sys.modules
+print(json.dumps(out))
+"""
+    root = Path(__file__).resolve().parents[2]
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out == {"dpm": 10, "euler": 10, "unipc": 10, "ddim": 10, "stats_imported": False,
+                   "scipy_available": True, "beta_ppf": 0.5, "stats_after_use": True}

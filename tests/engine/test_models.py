@@ -117,7 +117,8 @@ def test_text_encoder_offline_semantics(monkeypatch):
 
 def test_visual_encoder_uses_open_clips_vit_without_its_package_import():
     # A fresh interpreter: building the encoder must not run open_clip/__init__ (transformers,
-    # timm, CLIP/CoCa models: ~1.5 s of a cold start), yet be open_clip's VisionTransformer:
+    # timm, CLIP/CoCa models: ~1.5 s of a cold start) nor import torchvision (its models and
+    # torch._dynamo), yet be open_clip's VisionTransformer:
     # same state-dict keys and the same output as the class from a plain `import open_clip`.
     import json
     import subprocess
@@ -130,17 +131,22 @@ from engine.models.visual import VisualEncoder
 cfg = {"image_size": 32, "patch_size": 8, "width": 32, "layers": 2, "heads": 2, "feature_layers": [0, 1]}
 torch.manual_seed(0)
 enc = VisualEncoder(cfg).eval()
-fast = {"open_clip_imported": "open_clip" in sys.modules, "module": type(enc.vit).__module__}
+fast = {"open_clip_imported": "open_clip" in sys.modules, "module": type(enc.vit).__module__,
+        "torchvision_imported": "torchvision" in sys.modules}
+# open_clip's utils.py imports torchvision only for FrozenBatchNorm2d: ours imports it on use
+from _v2a_open_clip.utils import freeze_batch_norm_2d
+frozen = type(freeze_batch_norm_2d(torch.nn.BatchNorm2d(4))).__name__
 import open_clip.transformer as oct
 ref = oct.VisionTransformer(image_size=32, patch_size=8, width=32, layers=2, heads=2, mlp_ratio=2.0, output_dim=32)
 ref.load_state_dict(enc.vit.state_dict(), strict=True)
 x = torch.rand(3, 3, 32, 32)
 with torch.no_grad():
     same = torch.allclose(enc.vit(x), ref.eval()(x), atol=1e-6)
-print(json.dumps({**fast, "same_keys": sorted(ref.state_dict()) == sorted(enc.vit.state_dict()), "same_output": bool(same)}))
+print(json.dumps({**fast, "frozen": frozen, "same_keys": sorted(ref.state_dict()) == sorted(enc.vit.state_dict()), "same_output": bool(same)}))
 """
     root = Path(__file__).resolve().parents[2]
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     out = json.loads(r.stdout.strip().splitlines()[-1])
-    assert out == {"open_clip_imported": False, "module": "_v2a_open_clip.transformer", "same_keys": True, "same_output": True}
+    assert out == {"open_clip_imported": False, "module": "_v2a_open_clip.transformer", "torchvision_imported": False,
+                   "frozen": "FrozenBatchNorm2d", "same_keys": True, "same_output": True}
