@@ -143,15 +143,17 @@ def _read_reference(video: Path) -> np.ndarray:
     return resample(np.asarray(a, np.float32), sr, SR) if sr != SR else np.asarray(a, np.float32)
 
 
-def load_clips(data: Path, split: str, n: int, layout_cfg: LayoutConfig, max_seconds: float | None = None) -> list[Clip]:
-    """The first ``n`` clips (sorted by id, so every run sees the same ones) of a split."""
+def load_clips(data: Path, split: str, n: int, layout_cfg: LayoutConfig, max_seconds: float | None = None,
+               skip: int = 0) -> list[Clip]:
+    """The first ``n`` clips after the first ``skip`` (sorted by id, so every run sees the same
+    ones) of a split."""
     folder = data / "clips" / split
     # finished clips only: skip renderer temp files (".x.video.mp4") and clips without events
     videos = sorted(v for v in folder.glob("*.mp4") if not v.name.startswith(".") and v.with_suffix(".json").is_file())
     if not videos:
         raise SystemExit(f"no clips in {folder}; run `v2a data clips` first")
     clips = []
-    for v in videos[:n]:
+    for v in videos[skip : skip + n]:
         meta_p = v.with_suffix(".json")
         meta = json.loads(meta_p.read_text()) if meta_p.is_file() else {}
         audio = _read_reference(v)
@@ -521,6 +523,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=None, help="data root (default $V2A_DATA or ./data)")
     ap.add_argument("--split", default="test")
     ap.add_argument("--n", type=int, default=DEFAULT_N, help=f"number of clips (default {DEFAULT_N})")
+    ap.add_argument("--skip", type=int, default=0,
+                    help="skip the first K clips (more held-out clips without re-running the first n)")
     ap.add_argument("--rows", default=",".join(DEFAULT_ROWS), help="comma-separated rows, or 'all'")
     ap.add_argument("--pack", default=None, help="diffusion pack (default: starter)")
     ap.add_argument("--ar-pack", default=None, help="autoregressive pack (default: engine.ar's choice)")
@@ -547,7 +551,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="v2a-bench-") as cache:
         engines = Engines(args.pack, args.steps, args.seed, cache_dir=Path(cache), ar_pack=args.ar_pack,
                           layout_guidance=args.layout_guidance, layout_guidance_steps=args.layout_guidance_steps)
-        clips = load_clips(data_root(args.data), args.split, args.n, engines.layout_cfg(), args.max_seconds)
+        clips = load_clips(data_root(args.data), args.split, args.n, engines.layout_cfg(), args.max_seconds,
+                           args.skip)
         classifier, problem = load_classifier_or_reason(args.classifier)
         if classifier is None:
             print(f"classifier not available: {problem}", file=sys.stderr)
@@ -562,6 +567,7 @@ def main(argv: list[str] | None = None) -> int:
         "total_audio_seconds": round(sum(c.duration for c in clips), 2),
         "n_events": sum(len(c.events) for c in clips),
         "settings": {"pack": args.pack or "starter", "ar_pack": args.ar_pack, "steps": args.steps, "seed": args.seed,
+                     "skip": args.skip,
                      "onset_tolerance_s": ONSET_TOL_S, "max_seconds": args.max_seconds,
                      "layout_guidance": (args.layout_guidance if args.layout_guidance is not None
                                          else "the pack's (starter: 1.0)"),

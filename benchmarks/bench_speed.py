@@ -106,7 +106,7 @@ def stage_times(pack_name: str | None, clip: Path, out: Path, threads: int) -> d
     a = time.perf_counter()
     motion, cls, patch = encode_frames(frames, pack.net("visual"), stride, int(pack.net("visual").config["motion_grid"]))
     T = pack.net("layout")
-    mframes = motion_frames(frames, int(T.config["frame_size"])) if T.uses_frames else None
+    mframes = motion_frames(frames, int(T.config["frame_size"]), T.frame_color) if T.uses_frames else None
     t["features"] = time.perf_counter() - a
 
     from engine.diffusion.features import ClipFeatures

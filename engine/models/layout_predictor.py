@@ -36,6 +36,8 @@ DEFAULT_LAYOUT_CONFIG: dict[str, Any] = {
     "frame_rate": 25.0,
     "frame_stream": 0,  # >0: width of the learned frame stream (0 = off, older packs)
     "frame_size": 64,  # its frames are frame_size x frame_size
+    "frame_color": 0,  # 1: the frame stream sees R, G, B (+ the gray difference) instead of gray
+    "frame_cells": 0,  # 1: temporal convs per cell of the frame stream's 8x8 grid before the pool
     "input_dropout": 0.0,  # training only: dropout on the ViT features (T overfits them)
     "onset_head": 0,  # >0: width of a per-frame onset head (BCE; sharpens the layout's attacks)
     "onset_stream": 0,  # 1: the onset head has its own frame stream (trainable without changing T's layout)
@@ -43,17 +45,30 @@ DEFAULT_LAYOUT_CONFIG: dict[str, Any] = {
 
 
 class FrameStream(nn.Module):
-    """Per-frame CNN over (gray, diff to previous, the previous and next frames' diffs) ->
-    dilated temporal convs. Input uint8 [B, F, 2, S, S] from ``motion_frames``."""
+    """Per-frame CNN over (frame, diff to previous, the previous and next frames' diffs) ->
+    dilated temporal convs. Input uint8 [B, F, C, S, S] from ``motion_frames``: C = 2 (gray,
+    diff) or 4 (``color``: R, G, B, diff).
 
-    def __init__(self, dim: int) -> None:
+    ``cells``: temporal convs over each cell of the 8x8 feature grid before the spatial pool
+    ((2+1)-D). Pooling first leaves the temporal stack one vector per frame, in which an object
+    stopping in one place and a distractor moving in another are mixed; per cell, "moving fast,
+    then still" is seen where it happens."""
+
+    def __init__(self, dim: int, color: bool = False, cells: bool = False) -> None:
         super().__init__()
+        ch = 4 if color else 2
         # Patchify first: on 2 CPU cores the early full-resolution layers cost the most.
         self.cnn = nn.Sequential(
-            nn.Conv2d(4, 32, 4, 4), nn.GELU(),
+            nn.Conv2d(ch + 2, 32, 4, 4), nn.GELU(),
             nn.Conv2d(32, 64, 3, 2, 1), nn.GELU(),
             nn.Conv2d(64, dim, 3, 2, 1), nn.GELU(),
         )
+        self.cells = None
+        if cells:
+            self.cells = nn.ModuleList(
+                nn.Sequential(nn.Conv1d(64, 64, 3, padding=r, dilation=r), nn.GELU(), nn.Conv1d(64, 64, 1))
+                for r in (1, 2, 1)
+            )
         self.proj = nn.Linear(2 * dim, dim)
         self.tcn = nn.ModuleList(
             nn.Sequential(nn.Conv1d(dim, dim, 3, padding=r, dilation=r), nn.GELU(), nn.Conv1d(dim, dim, 1))
@@ -63,10 +78,20 @@ class FrameStream(nn.Module):
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         x = frames.float() / 255.0 if frames.dtype == torch.uint8 else frames
         b, f = x.shape[:2]
-        diff = x[:, :, 1:]
+        diff = x[:, :, -1:]
         prv = torch.cat([diff[:, :1], diff[:, :-1]], 1)
         nxt = torch.cat([diff[:, 1:], diff[:, -1:]], 1)  # a contact often shows in the next frame
-        h = self.cnn(torch.cat([x, prv, nxt], 2).reshape(b * f, 4, *x.shape[-2:]))
+        h = torch.cat([x, prv, nxt], 2).reshape(b * f, -1, *x.shape[-2:])
+        if self.cells is None:
+            h = self.cnn(h)
+        else:
+            h = self.cnn[3](self.cnn[2](self.cnn[1](self.cnn[0](h))))  # [B*F, 64, 8, 8]
+            c, gh, gw = h.shape[1:]
+            z = h.view(b, f, c, gh * gw).permute(0, 3, 2, 1).reshape(b * gh * gw, c, f)
+            for blk in self.cells:
+                z = z + blk(z)
+            h = z.view(b, gh * gw, c, f).permute(0, 3, 2, 1).reshape(b * f, c, gh, gw)
+            h = self.cnn[5](self.cnn[4](h))
         h = self.proj(torch.cat([h.mean((2, 3)), h.amax((2, 3))], 1)).view(b, f, -1).transpose(1, 2)
         for blk in self.tcn:
             h = h + blk(h)
@@ -116,7 +141,7 @@ class LayoutPredictor(nn.Module):
         fs = int(cfg["frame_stream"])
         self.frame_stream = None
         if fs > 0:
-            self.frame_stream = FrameStream(fs)
+            self.frame_stream = FrameStream(fs, bool(cfg["frame_color"]), bool(cfg["frame_cells"]))
             self.frame_in = nn.Linear(fs, d)
         self.enc = nn.ModuleList()
         for _ in range(int(cfg["encoder_layers"])):
@@ -136,7 +161,7 @@ class LayoutPredictor(nn.Module):
         if oh > 0:
             extra = 0
             if int(cfg["onset_stream"]) and fs > 0:
-                self.onset_stream = FrameStream(fs)
+                self.onset_stream = FrameStream(fs, bool(cfg["frame_color"]), bool(cfg["frame_cells"]))
                 extra = fs
             # A small temporal conv: an onset is a decision about a frame and its neighbours.
             self.onset_head = nn.Sequential(
@@ -149,6 +174,10 @@ class LayoutPredictor(nn.Module):
         return self.frame_stream is not None
 
     @property
+    def frame_color(self) -> bool:
+        return bool(self.config["frame_color"])
+
+    @property
     def has_onset_head(self) -> bool:
         return self.onset_head is not None
 
@@ -156,7 +185,7 @@ class LayoutPredictor(nn.Module):
         self, cls: torch.Tensor, patch: torch.Tensor, motion: torch.Tensor, frames: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """cls [B, F, cls_dim], patch [B, F, patch_dim], motion [B, F, motion_dim], all at the
-        frame rate; frames [B, F, 2, S, S] (``motion_frames``) when the frame stream is on.
+        frame rate; frames [B, F, 2|4, S, S] (``motion_frames``) when the frame stream is on.
         Returns (layout [B, F, bands], class logits [B, n_classes] or None)."""
         out, logits, _ = self.forward_all(cls, patch, motion, frames)
         return out, logits

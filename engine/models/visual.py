@@ -187,18 +187,23 @@ def motion_features(frames: np.ndarray, grid: int = 4) -> np.ndarray:
     return np.log1p(20.0 * feats).astype(np.float32)
 
 
-def motion_frames(frames: np.ndarray, size: int = 64) -> np.ndarray:
+def motion_frames(frames: np.ndarray, size: int = 64, color: bool = False) -> np.ndarray:
     """uint8 [F, H, W, 3] -> uint8 [F, 2, size, size]: grayscale, and |difference to the previous
     *distinct* frame| (x4, clipped). A clip decoded above its own frame rate repeats frames
     (15 fps sampled at 25 fps repeats two in five); a repeat carries the last real difference
-    forward instead of a zero, which would put a fake rhythm into the timing signal."""
+    forward instead of a zero, which would put a fake rhythm into the timing signal.
+    ``color``: [F, 4, size, size] = R, G, B and the same grayscale difference (an object and its
+    background can share a brightness but rarely a colour)."""
     f = np.asarray(frames)
+    ch = 4 if color else 2
     if f.shape[0] == 0:
-        return np.zeros((0, 2, size, size), np.uint8)
-    g = torch.from_numpy(np.ascontiguousarray(f)).float().mean(-1)[:, None] / 255.0  # [F, 1, H, W]
-    if g.shape[-1] != size or g.shape[-2] != size:
-        g = F.interpolate(g, size=(size, size), mode="area")
-    g = g[:, 0].numpy()
+        return np.zeros((0, ch, size, size), np.uint8)
+    x = torch.from_numpy(np.ascontiguousarray(f)).float()
+    # gray first (as the shipped packs were trained); colour keeps the three channels
+    x = x.permute(0, 3, 1, 2) / 255.0 if color else x.mean(-1)[:, None] / 255.0  # [F, 3|1, H, W]
+    if x.shape[-1] != size or x.shape[-2] != size:
+        x = F.interpolate(x, size=(size, size), mode="area")
+    g = x.mean(1).numpy()
     d = np.zeros_like(g)
     last = np.zeros_like(g[0])
     for t in range(1, g.shape[0]):
@@ -208,5 +213,6 @@ def motion_frames(frames: np.ndarray, size: int = 64) -> np.ndarray:
         d[t] = last
     if g.shape[0] > 1:
         d[0] = d[1]
-    out = np.stack([g, np.clip(4.0 * d, 0.0, 1.0)], 1)
+    d = np.clip(4.0 * d, 0.0, 1.0)[:, None]
+    out = np.concatenate([x.numpy(), d], 1) if color else np.concatenate([g[:, None], d], 1)
     return np.round(out * 255.0).astype(np.uint8)

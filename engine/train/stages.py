@@ -430,6 +430,7 @@ class _Batcher:
         self.sem = run.semantic_features(split, self.cs) if with_sem else None
         T = run.nets["layout"]
         self.frame_size = int(T.config["frame_size"]) if T.uses_frames else 0
+        self.frame_color = bool(T.uses_frames and T.config.get("frame_color", 0))
         self.augment = augment and split == "train"
         self._mframes: dict[int, np.ndarray] = {}  # per clip, made on first use
 
@@ -437,7 +438,7 @@ class _Batcher:
         """The clip's motion frames, over the whole clip (a repeat at a window's start still
         knows the frame before it)."""
         if i not in self._mframes:
-            self._mframes[i] = motion_frames(self.cs.clip(i)[0], self.frame_size)
+            self._mframes[i] = motion_frames(self.cs.clip(i)[0], self.frame_size, self.frame_color)
         return self._mframes[i]
 
     def crop(self, rng: np.random.Generator, batch: int) -> dict[str, np.ndarray]:

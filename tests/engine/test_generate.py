@@ -207,13 +207,14 @@ def test_demo_command(tiny_pack_dir, clip, tmp_path, capsys):
     assert str(out / "c_v2a.mp4") in capsys.readouterr().out
 
 
-def test_frame_stream_pack_predicts_from_motion_frames_and_caches_them(clip, tmp_path, monkeypatch):
+@pytest.mark.parametrize("extra", [{}, {"frame_color": 1, "frame_cells": 1}])
+def test_frame_stream_pack_predicts_from_motion_frames_and_caches_them(clip, tmp_path, monkeypatch, extra):
     import copy
 
     from engine.train.packio import TINY_NETWORKS
 
     nets = copy.deepcopy(TINY_NETWORKS)
-    nets["layout"].update(frame_stream=8, frame_size=16)
+    nets["layout"].update(frame_stream=8, frame_size=16, **extra)
     p = load_pack(random_pack(tmp_path / "fs", nets, name="fs", window_seconds=1.0, overlap_seconds=0.25))
     assert p.net("layout").uses_frames
     lay = run_to_completion(predict_layout(clip.path, p, cache_dir=tmp_path / "cache"))

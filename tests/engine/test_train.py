@@ -31,10 +31,10 @@ def run(tmp_path_factory):
     return prepare_from_clipsets(tmp_path_factory.mktemp("run"), man, sets)
 
 
-def _frame_stream_run(tmp_path, name: str, n_train: int, n_val: int, same_seed: bool = False) -> Run:
-    """A tiny run whose T has a learned frame stream."""
+def _frame_stream_run(tmp_path, name: str, n_train: int, n_val: int, same_seed: bool = False, **layout) -> Run:
+    """A tiny run whose T has a learned frame stream (``layout``: more T config, e.g. frame_color)."""
     nets = json.loads(json.dumps(TINY_NETWORKS))
-    nets["layout"].update(n_classes=2, frame_stream=8, frame_size=16)
+    nets["layout"].update(n_classes=2, frame_stream=8, frame_size=16, **layout)
     man = base_manifest(nets, name=name, classes=["knock", "wood"], window_seconds=1.0, overlap_seconds=0.25)
     val = synthetic_records(n_val) if same_seed else synthetic_records(n_val, 1)
     sets = {"train": ClipSet.from_records(synthetic_records(n_train), 2), "val": ClipSet.from_records(val, 2)}
@@ -121,6 +121,62 @@ def test_motion_frames_carry_differences_over_repeated_frames():
     assert d[1] == d[0]  # frame 0 copies its successor
 
 
+def test_color_motion_frames_keep_rgb_and_the_gray_difference():
+    from engine.models.visual import motion_frames
+
+    rng = np.random.default_rng(1)
+    frames = rng.integers(0, 255, (5, 16, 16, 3), dtype=np.uint8)
+    frames[3] = frames[2]  # a repeat
+    col, gray = motion_frames(frames, 8, color=True), motion_frames(frames, 8)
+    assert col.shape == (5, 4, 8, 8) and col.dtype == np.uint8
+    area = frames.reshape(5, 8, 2, 8, 2, 3).astype(float).mean((2, 4)).transpose(0, 3, 1, 2)
+    assert np.abs(col[:, :3].astype(float) - area).max() <= 0.5 + 1e-6  # R, G, B, 2x2 area means
+    # the difference channel is the gray one (float rounding may move a value by one step)
+    assert np.abs(col[:, 3].astype(int) - gray[:, 1].astype(int)).max() <= 1
+    assert np.array_equal(col[3, 3], col[2, 3])  # the repeat carries the last real difference
+    # a red square on a green field of the same brightness: no gray contrast, clear colour contrast
+    f = np.zeros((2, 16, 16, 3), np.uint8)
+    f[..., 1] = 120
+    f[:, 4:12, 4:12] = (120, 0, 0)
+    c = motion_frames(f, 16, color=True)
+    assert np.ptp(motion_frames(f, 16)[0, 0]) == 0 and c[0, 0, 8, 8] == 120 and c[0, 0, 0, 0] == 0
+
+
+@pytest.mark.parametrize("cells", [False, True])
+def test_frame_stream_is_local_in_time_and_per_sample(cells):
+    import torch
+
+    from engine.models.layout_predictor import FrameStream
+
+    torch.manual_seed(0)
+    fs = FrameStream(8, color=True, cells=cells).eval()
+    x = torch.randint(0, 255, (2, 80, 4, 32, 32), dtype=torch.uint8)
+    y = x.clone()
+    y[0, 40] = 255 - y[0, 40]  # change one frame of the first clip
+    with torch.no_grad():
+        a, b = fs(x), fs(y)
+    assert a.shape == (2, 80, 8)
+    assert torch.equal(a[1], b[1])  # the other clip of the batch is untouched
+    # receptive field: prev/next differences (1) + per-cell convs (1+2+1) + temporal stack (16)
+    reach = 1 + (4 if cells else 0) + 16
+    changed = (a[0] - b[0]).abs().amax(-1) > 0
+    assert changed[40 - 8 : 40 + 9].all()
+    assert not changed[: 40 - reach].any() and not changed[40 + reach + 1 :].any()
+
+
+def test_gray_frame_stream_keeps_the_shipped_parameter_names():
+    from engine.models.layout_predictor import LayoutPredictor
+
+    cfg = {"patch_dim": 8, "cls_dim": 4, "motion_dim": 5, "dim": 16, "heads": 2, "encoder_layers": 1,
+           "decoder_layers": 1, "frame_stream": 8, "frame_size": 16}
+    old = set(LayoutPredictor(cfg).state_dict())
+    assert {k for k in old if k.startswith("frame_stream.cnn.")} == {
+        f"frame_stream.cnn.{i}.{w}" for i in (0, 2, 4) for w in ("weight", "bias")}
+    new = LayoutPredictor({**cfg, "frame_color": 1, "frame_cells": 1})
+    assert new.frame_color and new.frame_stream.cnn[0].in_channels == 6  # R, G, B, diff, prev/next diff
+    assert old < set(new.state_dict())  # the new parts are additions, nothing renamed
+
+
 def test_layout_predictor_frame_stream_needs_and_uses_frames():
     import torch
 
@@ -152,6 +208,23 @@ def test_layout_head_stage_trains_a_frame_stream_predictor(tmp_path):
     from engine.generation import load_pack
 
     assert load_pack(pack).net("layout").uses_frames
+
+
+def test_color_cell_frame_stream_trains_and_exports(tmp_path):
+    r = _frame_stream_run(tmp_path, "tiny-color", 3, 2, frame_color=1, frame_cells=1)
+    from engine.train.stages import _Batcher
+
+    assert _Batcher(r, "train", with_sem=False).crop(np.random.default_rng(0), 2)["mframes"].shape[2] == 4
+    before = {k: v.clone() for k, v in r.nets["layout"].frame_stream.cells.state_dict().items()}
+    s = train_stage(r, "layout_head", TrainConfig(out=r.out, steps=2, batch=2, quiet=True, log_every=1))
+    assert np.isfinite(s["val_l2"])
+    after = r.nets["layout"].frame_stream.cells.state_dict()
+    assert any(not np.allclose(before[k].numpy(), after[k].numpy()) for k in before)  # the per-cell convs learn
+    pack = export_run(r, tmp_path / "pack")
+    from engine.generation import load_pack
+
+    T = load_pack(pack).net("layout")
+    assert T.frame_color and T.frame_stream.cells is not None
 
 
 def test_frame_stream_batches_are_augmented_in_train_only(tmp_path):
