@@ -89,7 +89,6 @@ def stage_times(pack_name: str | None, clip: Path, out: Path, threads: int) -> d
     from engine.diffusion.sampler import SampleSpec, sample
     from engine.generation import _run_layout_predictor, fit_layout, load_pack, vocoder_for
     from engine.media import probe, read_frames_array
-    from engine.models.visual import motion_frames
     from engine.progress import run_to_completion
     from engine.types import AudioLayout
 
@@ -106,7 +105,7 @@ def stage_times(pack_name: str | None, clip: Path, out: Path, threads: int) -> d
     a = time.perf_counter()
     motion, cls, patch = encode_frames(frames, pack.net("visual"), stride, int(pack.net("visual").config["motion_grid"]))
     T = pack.net("layout")
-    mframes = motion_frames(frames, int(T.config["frame_size"]), T.frame_color) if T.uses_frames else None
+    mframes = T.frame_inputs(frames) if T.uses_frames else None
     t["features"] = time.perf_counter() - a
 
     from engine.diffusion.features import ClipFeatures

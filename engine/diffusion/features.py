@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from engine.models import module_device
-from engine.models.visual import motion_features, motion_frames
+from engine.models.visual import motion_features
 from engine.progress import CancelToken, Job, Progress
 from engine.timebase import frame_count
 
@@ -91,10 +91,9 @@ def clip_features(
     size = int(feat["image_size"])
     T = pack.net("layout")
     frame_size = int(T.config["frame_size"]) if getattr(T, "uses_frames", False) else 0
-    color = bool(frame_size) and bool(T.config.get("frame_color", 0))
     key = hashlib.sha256(
         (content_hash(video_path) + pack.visual_id + json.dumps(feat, sort_keys=True) + f"/frames{frame_size}"
-         + ("/color" if color else "")).encode()
+         + ("/color" if frame_size and T.frame_color else "")).encode()
     ).hexdigest()[:32]
     cache = None
     if cache_dir is not False:
@@ -129,7 +128,7 @@ def clip_features(
     frames = frames[:n]
     yield Progress("features", 0, 1)
     motion, cls, patch = encode_frames(frames, pack.net("visual"), stride, int(pack.net("visual").config["motion_grid"]))
-    mframes = motion_frames(frames, frame_size, color) if frame_size else None
+    mframes = T.frame_inputs(frames) if frame_size else None
     out = ClipFeatures(duration, fr, motion, fr / stride, cls, patch, mframes)
     if cache is not None:
         try:

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from engine.models.unet1d import time_position_features
+from engine.models.visual import motion_frames
 
 DEFAULT_LAYOUT_CONFIG: dict[str, Any] = {
     "patch_dim": 1024,
@@ -85,13 +87,13 @@ class FrameStream(nn.Module):
         if self.cells is None:
             h = self.cnn(h)
         else:
-            h = self.cnn[3](self.cnn[2](self.cnn[1](self.cnn[0](h))))  # [B*F, 64, 8, 8]
+            h = self.cnn[:4](h)  # [B*F, 64, 8, 8]
             c, gh, gw = h.shape[1:]
             z = h.view(b, f, c, gh * gw).permute(0, 3, 2, 1).reshape(b * gh * gw, c, f)
             for blk in self.cells:
                 z = z + blk(z)
             h = z.view(b, gh * gw, c, f).permute(0, 3, 2, 1).reshape(b * f, c, gh, gw)
-            h = self.cnn[5](self.cnn[4](h))
+            h = self.cnn[4:](h)
         h = self.proj(torch.cat([h.mean((2, 3)), h.amax((2, 3))], 1)).view(b, f, -1).transpose(1, 2)
         for blk in self.tcn:
             h = h + blk(h)
@@ -176,6 +178,11 @@ class LayoutPredictor(nn.Module):
     @property
     def frame_color(self) -> bool:
         return bool(self.config["frame_color"])
+
+    def frame_inputs(self, frames: np.ndarray) -> np.ndarray:
+        """The frame stream's input for decoded RGB frames [F, H, W, 3] (``motion_frames`` at
+        this T's size, in colour when it was trained so)."""
+        return motion_frames(frames, int(self.config["frame_size"]), self.frame_color)
 
     @property
     def has_onset_head(self) -> bool:

@@ -50,7 +50,6 @@ from engine.audio.layout import LayoutConfig, resize_layout
 from engine.diffusion.sampler import tokens_per_window, window_tokens
 from engine.diffusion.schedulers import training_scheduler
 from engine.models import NETWORKS, build_networks, consistent_configs, module_device
-from engine.models.visual import motion_frames
 from engine.train.data import ClipSet, layout_target
 
 STAGES = ("layout", "generator", "joint", "layout_head", "onset")
@@ -430,7 +429,7 @@ class _Batcher:
         self.sem = run.semantic_features(split, self.cs) if with_sem else None
         T = run.nets["layout"]
         self.frame_size = int(T.config["frame_size"]) if T.uses_frames else 0
-        self.frame_color = bool(T.uses_frames and T.config.get("frame_color", 0))
+        self._T = T
         self.augment = augment and split == "train"
         self._mframes: dict[int, np.ndarray] = {}  # per clip, made on first use
 
@@ -438,7 +437,7 @@ class _Batcher:
         """The clip's motion frames, over the whole clip (a repeat at a window's start still
         knows the frame before it)."""
         if i not in self._mframes:
-            self._mframes[i] = motion_frames(self.cs.clip(i)[0], self.frame_size, self.frame_color)
+            self._mframes[i] = self._T.frame_inputs(self.cs.clip(i)[0])
         return self._mframes[i]
 
     def crop(self, rng: np.random.Generator, batch: int) -> dict[str, np.ndarray]:
