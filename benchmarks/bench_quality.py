@@ -147,6 +147,8 @@ def load_clips(data: Path, split: str, n: int, layout_cfg: LayoutConfig, max_sec
                skip: int = 0) -> list[Clip]:
     """The first ``n`` clips after the first ``skip`` (sorted by id, so every run sees the same
     ones) of a split."""
+    if skip < 0:
+        raise SystemExit(f"--skip must be 0 or more, not {skip}")
     folder = data / "clips" / split
     # finished clips only: skip renderer temp files (".x.video.mp4") and clips without events
     videos = sorted(v for v in folder.glob("*.mp4") if not v.name.startswith(".") and v.with_suffix(".json").is_file())

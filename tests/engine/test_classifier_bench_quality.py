@@ -137,6 +137,8 @@ def test_harness_rows_metrics_and_not_available(data: Path) -> None:
     clips = bq.load_clips(data, "test", 5, bq.LayoutConfig())
     assert [c.id for c in clips] == ["a", "b"] and [len(c.events) for c in clips] == [2, 3]
     assert [c.id for c in bq.load_clips(data, "test", 5, bq.LayoutConfig(), skip=1)] == ["b"]  # --skip
+    with pytest.raises(SystemExit, match="--skip"):
+        bq.load_clips(data, "test", 5, bq.LayoutConfig(), skip=-1)
     fake = _FakeGeneration(data / "clips" / "test")
     engines = bq.Engines(None, steps=2, seed=0, generation=fake)
     rows = ["reference", "baseline_gl", "diffusion_true", "diffusion_nolayout", "diffusion_painted",
