@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.diffusers_import import import_diffusers
+
 DEFAULT_SCHEDULE: dict[str, Any] = {
     "num_train_timesteps": 1000,
     "beta_schedule": "squaredcos_cap_v2",
@@ -35,7 +37,7 @@ def pack_sampling(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def training_scheduler(schedule: dict[str, Any] | None = None):
-    from diffusers import DDPMScheduler
+    DDPMScheduler = import_diffusers().DDPMScheduler
 
     cfg = {**DEFAULT_SCHEDULE, **(schedule or {})}
     return DDPMScheduler(
@@ -73,8 +75,8 @@ def _scheduler_class(name: str) -> type:
     import importlib
     import sys
 
-    import diffusers
-    import diffusers.utils.import_utils as import_utils
+    diffusers = import_diffusers()
+    import_utils = import_diffusers("diffusers.utils.import_utils")
 
     module_name = _SCIPY_AT_IMPORT.get(name)
     if module_name is None or module_name in sys.modules or not isinstance(

@@ -75,9 +75,9 @@ def latent_dims(cfg: dict[str, Any], n_mels: int) -> tuple[int, int]:
 
 
 def build_vae(cfg: dict[str, Any]) -> torch.nn.Module:
-    from diffusers import AutoencoderKL
+    from engine.diffusers_import import import_diffusers
 
-    return AutoencoderKL(**cfg)
+    return import_diffusers().AutoencoderKL(**cfg)
 
 
 class MelVAE:
