@@ -85,7 +85,7 @@ def stage_times(pack_name: str | None, clip: Path, out: Path, threads: int) -> d
     torch.set_num_threads(threads)
     from engine.audio.layout import resize_layout
     from engine.cli.generate_cmd import write_take
-    from engine.diffusion.features import encode_frames
+    from engine.diffusion.features import features_from_frames
     from engine.diffusion.sampler import SampleSpec, sample
     from engine.generation import _run_layout_predictor, fit_layout, load_pack, vocoder_for
     from engine.media import probe, read_frames_array
@@ -103,14 +103,8 @@ def stage_times(pack_name: str | None, clip: Path, out: Path, threads: int) -> d
     frames, _ = read_frames_array(clip, fr, size=(size, size), crop=False)
     t["decode"] = time.perf_counter() - a
     a = time.perf_counter()
-    motion, cls, patch = encode_frames(frames, pack.net("visual"), stride, int(pack.net("visual").config["motion_grid"]))
-    T = pack.net("layout")
-    mframes = T.frame_inputs(frames) if T.uses_frames else None
+    feats = features_from_frames(frames, dur, pack)
     t["features"] = time.perf_counter() - a
-
-    from engine.diffusion.features import ClipFeatures
-
-    feats = ClipFeatures(dur, fr, motion, fr / stride, cls, patch, mframes)
     a = time.perf_counter()
     values = _run_layout_predictor(pack, feats)
     layout = fit_layout(AudioLayout(values, fr), dur, pack)
@@ -126,7 +120,7 @@ def stage_times(pack_name: str | None, clip: Path, out: Path, threads: int) -> d
                       layout_guidance_steps=float(pack.sampling["layout_guidance_steps"]))
     a = time.perf_counter()
     x = run_to_completion(sample(pack.net("unet"), pack.net("cond"), spec, pack.manifest.get("schedule", {}),
-                                 lay_mel, torch.from_numpy(cls), fr / stride, [0]))
+                                 lay_mel, torch.from_numpy(feats.semantic()), fr / stride, [0]))
     t["sampling"] = time.perf_counter() - a
     norm = pack.manifest["mel_norm"]
     lm = x[0].T * float(norm["scale"]) + float(norm["center"])

@@ -291,7 +291,8 @@ def generate(request: GenerationRequest, pack: Pack | Any, cancel: CancelToken |
     lay_mel = np.clip(resize_layout(lay_vals, n_g, pack.layout_cfg.bands), 0.0, 1.0)
 
     s0 = int(np.ceil(a * feats.sem_rate - 1e-6))
-    sem = torch.from_numpy(feats.cls[s0:]) if s0 < feats.cls.shape[0] else torch.from_numpy(feats.cls[-1:])
+    sem_all = feats.semantic()
+    sem = torch.from_numpy(sem_all[s0:]) if s0 < sem_all.shape[0] else torch.from_numpy(sem_all[-1:])
     # the ViT frame at s0 sits at s0/sem_rate; the sampler counts sem times from the region start
     sampling = pack.sampling
     win_s = float(pack.manifest.get("window_seconds", 4.0))

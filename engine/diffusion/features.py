@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from engine.models import module_device
-from engine.models.visual import motion_features
+from engine.models.visual import motion_color_histogram, motion_features
 from engine.progress import CancelToken, Job, Progress
 from engine.timebase import frame_count
 
@@ -34,6 +34,11 @@ class ClipFeatures:
     cls: np.ndarray  # [Ns, cls_dim]
     patch: np.ndarray  # [Ns, patch_dim]
     frames: np.ndarray | None = None  # uint8 [N, 2, S, S] motion frames, for a T with a frame stream
+    color: np.ndarray | None = None  # [Ns, bins] motion-colour histograms, for an S that reads them
+
+    def semantic(self) -> np.ndarray:
+        """S's per-frame input at the ViT rate: the CLS features (+ the motion-colour histogram)."""
+        return self.cls if self.color is None else np.concatenate([self.cls, self.color], 1)
 
     def at_frame_rate(self) -> tuple[np.ndarray, np.ndarray]:
         """cls and patch repeated to the frame rate (nearest earlier ViT frame)."""
@@ -76,6 +81,24 @@ def encode_frames(
     return motion, np.concatenate(cls_l), np.concatenate(patch_l)
 
 
+def features_from_frames(frames: np.ndarray, duration: float, pack) -> ClipFeatures:
+    """``pack``'s features of decoded frames (uint8 [N, S, S, 3] at its frame rate): the motion
+    stream, the ViT on every ``semantic_stride``-th frame, T's motion frames and S's
+    motion-colour histograms where the pack's networks take them."""
+    feat = pack.manifest["features"]
+    fr, stride = float(feat["frame_rate"]), int(feat["semantic_stride"])
+    visual, T = pack.net("visual"), pack.net("layout")
+    motion, cls, patch = encode_frames(frames, visual, stride, int(visual.config["motion_grid"]))
+    mframes = T.frame_inputs(frames) if getattr(T, "uses_frames", False) else None
+    levels = _color_levels(pack)
+    color = motion_color_histogram(frames, levels, stride) if levels else None
+    return ClipFeatures(duration, fr, motion, fr / stride, cls, patch, mframes, color)
+
+
+def _color_levels(pack) -> int:
+    return int(getattr(pack.net("cond"), "config", {}).get("motion_color_levels", 0))
+
+
 def clip_features(
     video_path: str | Path,
     pack,
@@ -91,9 +114,10 @@ def clip_features(
     size = int(feat["image_size"])
     T = pack.net("layout")
     frame_size = int(T.config["frame_size"]) if getattr(T, "uses_frames", False) else 0
+    levels = _color_levels(pack)
     key = hashlib.sha256(
         (content_hash(video_path) + pack.visual_id + json.dumps(feat, sort_keys=True) + f"/frames{frame_size}"
-         + ("/color" if frame_size and T.frame_color else "")).encode()
+         + ("/color" if frame_size and T.frame_color else "") + (f"/mcolor{levels}" if levels else "")).encode()
     ).hexdigest()[:32]
     cache = None
     if cache_dir is not False:
@@ -106,7 +130,7 @@ def clip_features(
                 with np.load(hit, allow_pickle=False) as z:
                     out = ClipFeatures(
                         float(z["duration"]), fr, z["motion"], fr / stride, z["cls"], z["patch"],
-                        z["frames"] if frame_size else None,
+                        z["frames"] if frame_size else None, z["color"] if levels else None,
                     )
                 yield Progress("features", 1, 1)
                 return out
@@ -127,15 +151,15 @@ def clip_features(
         frames = np.concatenate([frames, np.repeat(frames[-1:], n - frames.shape[0], 0)])
     frames = frames[:n]
     yield Progress("features", 0, 1)
-    motion, cls, patch = encode_frames(frames, pack.net("visual"), stride, int(pack.net("visual").config["motion_grid"]))
-    mframes = T.frame_inputs(frames) if frame_size else None
-    out = ClipFeatures(duration, fr, motion, fr / stride, cls, patch, mframes)
+    out = features_from_frames(frames, duration, pack)
     if cache is not None:
         try:
             cache.mkdir(parents=True, exist_ok=True)
             tmp = cache / f".{key}.tmp.npz"
-            extra = {"frames": mframes} if mframes is not None else {}
-            np.savez(tmp, duration=np.float64(duration), motion=motion, cls=cls, patch=patch, **extra)
+            extra = {"frames": out.frames} if out.frames is not None else {}
+            if out.color is not None:
+                extra["color"] = out.color
+            np.savez(tmp, duration=np.float64(duration), motion=out.motion, cls=out.cls, patch=out.patch, **extra)
             tmp.replace(cache / f"{key}.npz")
         except OSError:
             pass  # a read-only cache only costs speed

@@ -236,6 +236,7 @@ DEFAULT_COND_CONFIG: dict[str, Any] = {
     "cls_dim": 256,
     "text_dim": 384,
     "token_dim": 192,
+    "motion_color_levels": 0,  # > 0: tokens also see engine.models.visual.motion_color_histogram
 }
 
 
@@ -250,6 +251,13 @@ class ConditionEncoder(nn.Module):
         self.config = cfg
         td = int(cfg["token_dim"])
         self.semantic = nn.Sequential(nn.LayerNorm(int(cfg["cls_dim"])), nn.Linear(int(cfg["cls_dim"]), td))
+        self.color_bins = int(cfg["motion_color_levels"]) ** 3 if int(cfg["motion_color_levels"]) > 0 else 0
+        if self.color_bins:
+            # added to the CLS map's tokens; zero at first, so S extended from a pack without it
+            # starts out giving that pack's tokens exactly
+            self.semantic_color = nn.Sequential(nn.LayerNorm(self.color_bins), nn.Linear(self.color_bins, td))
+            nn.init.zeros_(self.semantic_color[1].weight)
+            nn.init.zeros_(self.semantic_color[1].bias)
         self.text = nn.Sequential(nn.LayerNorm(int(cfg["text_dim"])), nn.Linear(int(cfg["text_dim"]), td))
         self.null_semantic = nn.Parameter(torch.zeros(td))
         self.null_text = nn.Parameter(torch.zeros(int(cfg["text_dim"])))
@@ -262,10 +270,16 @@ class ConditionEncoder(nn.Module):
         drop_semantic: torch.Tensor | None = None,
         drop_text: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """cls [B, N, cls_dim] at times cls_times [B, N] (s, window-relative); text [B, text_dim]
-        or None (= null). drop_* [B] bool. Returns tokens [B, N+1, D] and positions [B, N+1]."""
+        """cls [B, N, cls_dim (+ colour bins)] at times cls_times [B, N] (s, window-relative);
+        text [B, text_dim] or None (= null). drop_* [B] bool. Returns tokens [B, N+1, D] and
+        positions [B, N+1]. With ``motion_color_levels`` each row is the ViT's CLS features
+        followed by that frame's motion-colour histogram (``semantic_input``)."""
         b = cls.shape[0]
-        sem = self.semantic(cls)
+        if self.color_bins:
+            c = int(self.config["cls_dim"])
+            sem = self.semantic(cls[..., :c]) + self.semantic_color(cls[..., c:])
+        else:
+            sem = self.semantic(cls)
         if drop_semantic is not None:
             sem = torch.where(drop_semantic[:, None, None], self.null_semantic.expand_as(sem), sem)
         if text is None:

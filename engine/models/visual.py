@@ -216,3 +216,45 @@ def motion_frames(frames: np.ndarray, size: int = 64, color: bool = False) -> np
     d = np.clip(4.0 * d, 0.0, 1.0)[:, None]
     out = np.concatenate([x.numpy(), d], 1) if color else np.concatenate([g[:, None], d], 1)
     return np.round(out * 255.0).astype(np.uint8)
+
+
+def motion_color_histogram(
+    frames: np.ndarray, levels: int = 4, stride: int = 1, top: float = 0.03, floor: float = 20.0
+) -> np.ndarray:
+    """uint8 [F, H, W, 3] -> float32 [ceil(F / stride), levels**3]: the colour of what moves.
+
+    Per frame, a histogram of the colours (``levels`` per channel) of the pixels whose change
+    from the previous frame is among the frame's strongest ``top`` share and above ``floor``
+    (sum of |RGB difference|), weighted by that change and normalised. The rendered sound events
+    are small and carry their class in colour and motion, which the ViT's features do not keep:
+    on 60 val clips this feature predicts a clip's class with top-1 0.50 (linear probe) against
+    0.10-0.17 for the ViT's CLS / patch features (docs/DIFFUSION.md). A frame that repeats the
+    previous one (decoded above the clip's own rate) carries the last real histogram forward;
+    frame 0 copies frame 1. Rows are the mean over each ``stride`` frames, at the ViT's rate."""
+    f = np.asarray(frames)
+    bins = levels**3
+    n = f.shape[0]
+    n_out = -(-n // max(1, stride))
+    if n < 2:
+        return np.zeros((n_out, bins), np.float32)
+    x = f.astype(np.int16)
+    d = np.abs(np.diff(x, axis=0)).sum(-1).astype(np.float32).reshape(n - 1, -1)  # [F-1, H*W]
+    thr = np.maximum(np.quantile(d, 1.0 - top, axis=1), floor)[:, None]
+    w = np.where(d >= thr, d, 0.0)
+    q = (f[1:].astype(np.int32) * levels) // 256
+    idx = ((q[..., 0] * levels + q[..., 1]) * levels + q[..., 2]).reshape(n - 1, -1)
+    idx = idx + (np.arange(n - 1) * bins)[:, None]
+    h = np.bincount(idx.ravel(), weights=w.ravel(), minlength=(n - 1) * bins).reshape(n - 1, bins)
+    tot = h.sum(1)
+    for t in range(n - 1):
+        if tot[t] > 0:
+            h[t] /= tot[t]
+        elif t > 0:
+            h[t] = h[t - 1]
+    h = np.concatenate([h[:1], h]).astype(np.float32)
+    s = max(1, stride)
+    pad = n_out * s - n
+    if pad:
+        h = np.concatenate([h, np.repeat(h[-1:], pad, 0)])
+    # the last group averages the frames it has (the repeated rows equal its last frame)
+    return h.reshape(n_out, s, bins).mean(1) if s > 1 else h

@@ -270,6 +270,23 @@ class Run:
         tmp.replace(path)  # atomic: two stages may start at once
         return cls, patch, offs
 
+    def motion_colors(self, split: str, cs: ClipSet, levels: int) -> np.ndarray:
+        """Motion-colour histograms [sum Ns, levels**3] of every clip at the semantic rate, in
+        the row order of ``semantic_features`` (cached; they depend on the frames only)."""
+        from engine.models.visual import motion_color_histogram
+
+        path = self.out / "prep" / f"mcolor{levels}_{split}.npz"
+        stride = int(self.manifest["features"]["semantic_stride"])
+        if path.is_file():
+            with np.load(path, allow_pickle=False) as z:
+                if int(z["n_clips"]) == len(cs) and int(z["stride"]) == stride:
+                    return z["color"]
+        color = np.concatenate([motion_color_histogram(cs.clip(i)[0], levels, stride) for i in range(len(cs))])
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+        np.savez(tmp, color=color, n_clips=np.int64(len(cs)), stride=np.int64(stride))
+        tmp.replace(path)
+        return color
+
 
 def prepare_run(
     data_root: Path, out: Path, networks: dict[str, dict[str, Any]], max_clips: int | None = None,
@@ -427,6 +444,8 @@ class _Batcher:
         self.cols = int(round(float(m["window_seconds"]) * float(m["layout"]["columns_per_second"])))
         self.norm = m["mel_norm"]
         self.sem = run.semantic_features(split, self.cs) if with_sem else None
+        levels = int(run.nets["cond"].config.get("motion_color_levels", 0))
+        self.color = run.motion_colors(split, self.cs, levels) if with_sem and levels else None
         T = run.nets["layout"]
         self.frame_size = int(T.config["frame_size"]) if T.uses_frames else 0
         self._T = T
@@ -479,7 +498,10 @@ class _Batcher:
             n_tok = tokens_per_window(self.win_f / self.fr, self.fr / self.stride)
             toks, tpos, tmask, cls_f, patch_f = [], [], [], [], []
             for i, s in zip(idx, start_l, strict=True):
-                c = torch.from_numpy(cls[off[i] : off[i + 1]])
+                c = cls[off[i] : off[i + 1]]
+                if self.color is not None:  # S's input: CLS + the frame's motion-colour histogram
+                    c = np.concatenate([c, self.color[off[i] : off[i + 1]]], 1)
+                c = torch.from_numpy(c)
                 a, b, mk = window_tokens(c, self.fr / self.stride, s / self.fr, self.win_f / self.fr, n_tok)
                 toks.append(a.numpy())
                 tpos.append(b.numpy())

@@ -224,3 +224,33 @@ def test_frame_stream_pack_predicts_from_motion_frames_and_caches_them(clip, tmp
     monkeypatch.setattr(engine.media, "read_frames_array", lambda *a, **k: (_ for _ in ()).throw(AssertionError("decoded again")))
     again = run_to_completion(predict_layout(clip.path, p, cache_dir=tmp_path / "cache"))
     np.testing.assert_allclose(again.values, lay.values, atol=1e-6)  # the cached motion frames feed T
+
+
+def test_motion_colour_pack_feeds_s_the_histograms_and_caches_them(clip, tmp_path, monkeypatch):
+    # A pack whose S reads motion-colour histograms: generate works, the features cache keeps
+    # the histograms (a second take decodes nothing), and they reach S's colour branch.
+    import copy
+
+    import torch
+
+    from engine.train.packio import TINY_NETWORKS
+
+    nets = copy.deepcopy(TINY_NETWORKS)
+    nets["cond"]["motion_color_levels"] = 2
+    p = load_pack(random_pack(tmp_path / "mc", nets, name="mc", window_seconds=1.0, overlap_seconds=0.25))
+    cond = p.net("cond")
+    assert cond.color_bins == 8
+    with torch.no_grad():  # random_pack keeps the zero init; make the branch say something
+        cond.semantic_color[1].weight.normal_()
+    seen = []
+    cond.semantic_color.register_forward_hook(lambda m, i, o: seen.append(i[0].detach().clone()))
+    req = GenerationRequest(str(clip.path), steps=2, takes=1, seed=1)
+    takes = run_to_completion(generate(req, p, cache_dir=tmp_path / "cache"))
+    assert takes and np.isfinite(takes[0].audio).all()
+    x = torch.cat([s.reshape(-1, 8) for s in seen])
+    assert x.shape[0] > 0 and float(x.sum(1).max()) == pytest.approx(1.0, abs=1e-4)  # histograms, not zeros
+    import engine.media
+
+    monkeypatch.setattr(engine.media, "read_frames_array", lambda *a, **k: (_ for _ in ()).throw(AssertionError("decoded again")))
+    again = run_to_completion(generate(req, p, cache_dir=tmp_path / "cache"))
+    np.testing.assert_allclose(again[0].audio, takes[0].audio, atol=1e-5)
