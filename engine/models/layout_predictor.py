@@ -273,7 +273,7 @@ class ConditionEncoder(nn.Module):
         """cls [B, N, cls_dim (+ colour bins)] at times cls_times [B, N] (s, window-relative);
         text [B, text_dim] or None (= null). drop_* [B] bool. Returns tokens [B, N+1, D] and
         positions [B, N+1]. With ``motion_color_levels`` each row is the ViT's CLS features
-        followed by that frame's motion-colour histogram (``semantic_input``)."""
+        followed by that frame's motion-colour histogram (``ClipFeatures.semantic``)."""
         b = cls.shape[0]
         if self.color_bins:
             c = int(self.config["cls_dim"])

@@ -256,5 +256,5 @@ def motion_color_histogram(
     pad = n_out * s - n
     if pad:
         h = np.concatenate([h, np.repeat(h[-1:], pad, 0)])
-    # the last group averages the frames it has (the repeated rows equal its last frame)
+    # a short last group is padded with its last frame
     return h.reshape(n_out, s, bins).mean(1) if s > 1 else h
