@@ -90,13 +90,9 @@ def features_from_frames(frames: np.ndarray, duration: float, pack) -> ClipFeatu
     visual, T = pack.net("visual"), pack.net("layout")
     motion, cls, patch = encode_frames(frames, visual, stride, int(visual.config["motion_grid"]))
     mframes = T.frame_inputs(frames) if getattr(T, "uses_frames", False) else None
-    levels = _color_levels(pack)
+    levels = pack.net("cond").color_levels
     color = motion_color_histogram(frames, levels, stride) if levels else None
     return ClipFeatures(duration, fr, motion, fr / stride, cls, patch, mframes, color)
-
-
-def _color_levels(pack) -> int:
-    return int(getattr(pack.net("cond"), "config", {}).get("motion_color_levels", 0))
 
 
 def clip_features(
@@ -114,7 +110,7 @@ def clip_features(
     size = int(feat["image_size"])
     T = pack.net("layout")
     frame_size = int(T.config["frame_size"]) if getattr(T, "uses_frames", False) else 0
-    levels = _color_levels(pack)
+    levels = pack.net("cond").color_levels
     key = hashlib.sha256(
         (content_hash(video_path) + pack.visual_id + json.dumps(feat, sort_keys=True) + f"/frames{frame_size}"
          + ("/color" if frame_size and T.frame_color else "") + (f"/mcolor{levels}" if levels else "")).encode()

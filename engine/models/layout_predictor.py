@@ -251,7 +251,8 @@ class ConditionEncoder(nn.Module):
         self.config = cfg
         td = int(cfg["token_dim"])
         self.semantic = nn.Sequential(nn.LayerNorm(int(cfg["cls_dim"])), nn.Linear(int(cfg["cls_dim"]), td))
-        self.color_bins = int(cfg["motion_color_levels"]) ** 3 if int(cfg["motion_color_levels"]) > 0 else 0
+        self.color_levels = max(0, int(cfg["motion_color_levels"]))
+        self.color_bins = self.color_levels**3 if self.color_levels else 0
         if self.color_bins:
             # added to the CLS map's tokens; zero at first, so S extended from a pack without it
             # starts out giving that pack's tokens exactly

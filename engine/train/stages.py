@@ -444,7 +444,7 @@ class _Batcher:
         self.cols = int(round(float(m["window_seconds"]) * float(m["layout"]["columns_per_second"])))
         self.norm = m["mel_norm"]
         self.sem = run.semantic_features(split, self.cs) if with_sem else None
-        levels = int(run.nets["cond"].config.get("motion_color_levels", 0))
+        levels = run.nets["cond"].color_levels
         self.color = run.motion_colors(split, self.cs, levels) if with_sem and levels else None
         T = run.nets["layout"]
         self.frame_size = int(T.config["frame_size"]) if T.uses_frames else 0
