@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from engine.errors import OutputError
+from engine.errors import OutputError, V2AError
 
 
 def check_output_path(out: str | Path, inputs: Sequence[str | Path] = ()) -> Path:
@@ -29,6 +29,23 @@ def check_output_path(out: str | Path, inputs: Sequence[str | Path] = ()) -> Pat
         if ip.resolve() == out_p.resolve():
             raise OutputError("refusing to overwrite the input file", out_p)
     return out_p
+
+
+def resolve_inside(folder: str | Path, rel: str | Path, error: type[V2AError] = OutputError,
+                   where: str | Path | None = None) -> Path:
+    """``folder / rel`` resolved, refused (``error`` naming ``where``) if it lands outside ``folder``.
+
+    Files named by a document (a project, a pack) must never reach elsewhere: an absolute
+    path, ``..`` or a symbolic link that leads out of ``folder`` all raise.
+    """
+    rel_p = Path(rel)
+    if not str(rel) or rel_p.is_absolute() or ".." in rel_p.parts or "\\" in str(rel):
+        raise error(f"path {str(rel)!r} leaves its folder", where if where is not None else folder)
+    base = Path(folder).resolve()
+    target = (base / rel_p).resolve()
+    if target != base and base not in target.parents:
+        raise error(f"path {str(rel)!r} leads outside {base}", where if where is not None else folder)
+    return target
 
 
 @contextlib.contextmanager

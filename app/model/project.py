@@ -7,12 +7,15 @@ lane's layouts as ``.npy`` and each take as ``.flac``. No Qt, no torch.
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import shutil
 import tempfile
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 import soundfile as sf
@@ -20,9 +23,23 @@ import soundfile as sf
 from app.model.events import Event
 from app.model.layout import LayoutDoc
 from engine.errors import OutputError, V2AError
+from engine.safe_write import resolve_inside
 
 FORMAT = "v2a-studio-project"
 VERSION = 1
+
+# Limits checked when a project is loaded, before anything big is read, so a damaged or hostile
+# file costs bounded memory and time. Generous for real work: 4 hours at the 25 columns/s grid.
+MAX_PROJECT_BYTES = 32 * 1024 * 1024  # the .v2aproj JSON itself
+MAX_LANES = 64
+MAX_TAKES_PER_LANE = 256
+MAX_SECONDS = 4 * 3600  # longest layout or take
+MAX_LAYOUT_COLUMNS = 25 * MAX_SECONDS  # 360,000 columns
+MAX_LAYOUT_BANDS = 128
+MAX_COLUMNS_PER_SECOND = 1000.0
+MAX_SAMPLE_RATE = 384_000
+# Lane and take ids become file names in the data folder: plain names only, never paths.
+ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class ProjectError(V2AError):
@@ -214,19 +231,28 @@ class Project:
             raise OutputError("folder does not exist", path)
         if self.clip_path and Path(self.clip_path).resolve() == path.resolve():
             raise OutputError("refusing to overwrite the clip", path)
+        for ln in self.lanes:  # ids become file names: never let one name a path
+            for what, ident in (("lane", ln.id), *(("take", t.id) for t in ln.takes)):
+                if not isinstance(ident, str) or not ID_RE.match(ident):
+                    raise OutputError(f"{what} id {ident!r} is not a plain name; refusing to save", path)
+        folder = path.resolve().parent
         data = self.data_dir_for(path)
+        # Every write lands inside the project's folder (a symlinked data folder is refused too).
+        resolve_inside(folder, data.name, OutputError, path)
         data.mkdir(exist_ok=True)
+        data = resolve_inside(folder, data.name, OutputError, path)
         doc = self.to_json(data.name)
         keep = set()
         for ln in self.lanes:
             for name, arr in ((f"{ln.id}_layout.npy", ln.layout.values), (f"{ln.id}_predicted.npy", ln.layout.predicted)):
-                _atomic_npy(data / name, arr)
+                _atomic_npy(resolve_inside(data, name, OutputError, path), arr)
                 keep.add(name)
             for t in ln.takes:
                 name = f"take_{t.id}.flac"
                 keep.add(name)
-                if not (data / name).exists():  # takes are immutable once written
-                    _atomic_flac(data / name, t.audio, t.sample_rate)
+                target = resolve_inside(data, name, OutputError, path)
+                if not target.exists():  # takes are immutable once written
+                    _atomic_flac(target, t.audio, t.sample_rate)
         for f in data.iterdir():
             if f.is_file() and f.name not in keep and f.suffix in (".npy", ".flac"):
                 f.unlink()
@@ -239,57 +265,53 @@ class Project:
 
     @classmethod
     def load(cls, path: str | Path) -> Project:
+        """Read a project, checking every field before any array is allocated.
+
+        Anything malformed is one ``ProjectError`` naming the file and the field; lane and
+        take ids that are not plain names (``../x``, ``/abs``) are refused, not cleaned up, so
+        a project can never make Save write outside its folder.
+        """
         path = Path(path)
         try:
+            size = path.stat().st_size
+            if size > MAX_PROJECT_BYTES:
+                raise ProjectError(f"too large for a project file ({size} bytes, at most {MAX_PROJECT_BYTES})", path)
             doc = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as e:
             raise ProjectError("file not found", path) from e
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
             raise ProjectError(f"not a readable project file ({e.__class__.__name__})", path) from e
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             raise ProjectError("not a V2A Studio project", path)
+        chk = _Checker(path)
+        clip = doc.get("clip")
+        if clip is not None and not isinstance(clip, str):
+            chk.fail("clip", "must be a file path (text)")
         base = path.resolve().parent
-        proj = cls(doc.get("clip"))
+        proj = cls(clip)
         proj.path = path
-        p = GenerationParams()
-        for k, v in (doc.get("params") or {}).items():
-            if hasattr(p, k):
-                setattr(p, k, v)
-        proj.params = p
+        proj.params = chk.params(doc.get("params"))
+        lanes = doc.get("lanes", [])
+        if not isinstance(lanes, list):
+            chk.fail("lanes", f"must be a list of lanes, got {_kind(lanes)}")
+        if len(lanes) > MAX_LANES:
+            chk.fail("lanes", f"{len(lanes)} lanes, at most {MAX_LANES}")
+        active = doc.get("active_lane", 0)
+        if not _is_int(active):
+            chk.fail("active_lane", f"must be a whole number, got {active!r}")
+        # All the JSON first (cheap), then the arrays and audio, each checked before it is read.
+        specs = [chk.lane(d, i, base) for i, d in enumerate(lanes)]
+        seen: set[str] = set()
+        for i, spec in enumerate(specs):
+            if spec["id"] in seen:
+                chk.fail(f"lanes[{i}].id", f"duplicate lane id {spec['id']!r}")
+            seen.add(spec["id"])
         try:
-            for d in doc.get("lanes", []):
-                values = np.load(base / d["layout"], allow_pickle=False)
-                pred_p = base / d["predicted"]
-                pred = np.load(pred_p, allow_pickle=False) if pred_p.exists() else None
-                lane = Lane(d["name"], LayoutDoc(values, d.get("columns_per_second", 10.0), pred))
-                lane.id = d["id"]
-                lane.prompt = d.get("prompt", "")
-                lane.negative_prompt = d.get("negative_prompt", "")
-                lane.gain_db = float(d.get("gain_db", 0.0))
-                lane.mute = bool(d.get("mute", False))
-                lane.solo = bool(d.get("solo", False))
-                for td in d.get("takes", []):
-                    audio, sr = sf.read(str(base / td["file"]), dtype="float32", always_2d=False)
-                    if audio.ndim > 1:
-                        audio = audio.mean(axis=1)
-                    region = td.get("region")
-                    lane.takes.append(
-                        TakeRecord(
-                            audio=audio,
-                            sample_rate=int(sr),
-                            seed=int(td.get("seed", 0)),
-                            engine=td.get("engine", "diffusion"),
-                            region=tuple(region) if region else None,
-                            meta=td.get("meta", {}),
-                            id=td["id"],
-                        )
-                    )
-                picked = d.get("picked")
-                lane.picked = picked if picked is not None and 0 <= picked < len(lane.takes) else None
-                proj.lanes.append(lane)
+            for i, spec in enumerate(specs):
+                proj.lanes.append(chk.build_lane(spec, f"lanes[{i}]"))
         except (OSError, KeyError, ValueError, RuntimeError) as e:
             raise ProjectError(f"project data is missing or damaged ({e})", path) from e
-        proj.active_lane = max(0, min(int(doc.get("active_lane", 0)), len(proj.lanes) - 1))
+        proj.active_lane = max(0, min(int(active), len(proj.lanes) - 1))
         return proj
 
     def copy_data_to(self, new_path: Path) -> None:
@@ -331,3 +353,202 @@ def _atomic_flac(path: Path, audio: np.ndarray, sr: int) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _kind(v) -> str:
+    return "null" if v is None else type(v).__name__
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _npy_header(f: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype of a .npy file from its header alone (nothing allocated)."""
+    with open(f, "rb") as fh:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+        else:
+            raise ValueError(f".npy format version {version} is not supported")
+    return shape, dtype
+
+
+class _Checker:
+    """Validates one project document field by field; every failure names the field."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.take_ids: set[str] = set()
+
+    def fail(self, field_name: str, problem: str) -> NoReturn:
+        raise ProjectError(f"{field_name}: {problem}", self.path)
+
+    def params(self, raw) -> GenerationParams:
+        p = GenerationParams()
+        if raw is None:
+            return p
+        if not isinstance(raw, dict):
+            self.fail("params", f"must be an object, got {_kind(raw)}")
+        for k, v in raw.items():
+            if not hasattr(p, k) or k == "PACK_KEYS":
+                continue  # settings from a newer or older version are ignored
+            want = type(getattr(p, k))
+            if want is bool:
+                ok = isinstance(v, bool)
+            elif want is int:
+                ok = _is_int(v) or (_is_number(v) and float(v).is_integer())
+                v = int(v) if ok else v
+            elif want is float:
+                ok = _is_number(v)
+                v = float(v) if ok else v
+            else:
+                ok = isinstance(v, want)
+            if not ok:
+                self.fail(f"params.{k}", f"must be {want.__name__}, got {v!r}")
+            setattr(p, k, v)
+        return p
+
+    def file(self, base: Path, rel, field_name: str) -> Path:
+        if not isinstance(rel, str):
+            self.fail(field_name, f"must be a file path inside the project folder, got {_kind(rel)}")
+        try:
+            return resolve_inside(base, rel, ProjectError, self.path)
+        except ProjectError as e:
+            self.fail(field_name, e.problem)
+
+    def lane(self, d, i: int, base: Path) -> dict:
+        """The lane's JSON checked and its file paths resolved inside ``base``; no file read."""
+        f = f"lanes[{i}]"
+        if not isinstance(d, dict):
+            self.fail(f, f"must be an object, got {_kind(d)}")
+        for key in ("id", "name", "layout"):
+            if key not in d:
+                self.fail(f"{f}.{key}", "missing")
+        lane_id = d["id"]
+        if not isinstance(lane_id, str) or not ID_RE.match(lane_id):
+            self.fail(f"{f}.id", f"{lane_id!r} is not a plain name (letters, digits, - and _); refused")
+        for key in ("name", "prompt", "negative_prompt"):
+            if not isinstance(d.get(key, ""), str):
+                self.fail(f"{f}.{key}", f"must be text, got {_kind(d[key])}")
+        cps = d.get("columns_per_second", 10.0)
+        if not _is_number(cps) or not 0 < cps <= MAX_COLUMNS_PER_SECOND:
+            self.fail(f"{f}.columns_per_second", f"must be a number in (0, {MAX_COLUMNS_PER_SECOND:g}], got {cps!r}")
+        gain = d.get("gain_db", 0.0)
+        if not _is_number(gain):
+            self.fail(f"{f}.gain_db", f"must be a number, got {gain!r}")
+        for key in ("mute", "solo"):
+            if not isinstance(d.get(key, False), bool):
+                self.fail(f"{f}.{key}", f"must be true or false, got {d[key]!r}")
+        picked = d.get("picked")
+        if picked is not None and not _is_int(picked):
+            self.fail(f"{f}.picked", f"must be a take index or null, got {picked!r}")
+        takes = d.get("takes", [])
+        if not isinstance(takes, list):
+            self.fail(f"{f}.takes", f"must be a list, got {_kind(takes)}")
+        if len(takes) > MAX_TAKES_PER_LANE:
+            self.fail(f"{f}.takes", f"{len(takes)} takes, at most {MAX_TAKES_PER_LANE}")
+        pred = d.get("predicted")
+        return {
+            "id": lane_id,
+            "name": d["name"],
+            "prompt": d.get("prompt", ""),
+            "negative_prompt": d.get("negative_prompt", ""),
+            "gain_db": float(gain),
+            "mute": d.get("mute", False),
+            "solo": d.get("solo", False),
+            "cps": float(cps),
+            "picked": picked,
+            "layout": self.file(base, d["layout"], f"{f}.layout"),
+            "predicted": None if pred is None else self.file(base, pred, f"{f}.predicted"),
+            "takes": [self.take(td, f"{f}.takes[{j}]", base) for j, td in enumerate(takes)],
+        }
+
+    def take(self, td, f: str, base: Path) -> dict:
+        if not isinstance(td, dict):
+            self.fail(f, f"must be an object, got {_kind(td)}")
+        for key in ("id", "file"):
+            if key not in td:
+                self.fail(f"{f}.{key}", "missing")
+        tid = td["id"]
+        if not isinstance(tid, str) or not ID_RE.match(tid):
+            self.fail(f"{f}.id", f"{tid!r} is not a plain name (letters, digits, - and _); refused")
+        if tid in self.take_ids:
+            self.fail(f"{f}.id", f"duplicate take id {tid!r}")
+        self.take_ids.add(tid)
+        seed = td.get("seed", 0)
+        if not _is_int(seed):
+            self.fail(f"{f}.seed", f"must be a whole number, got {seed!r}")
+        engine = td.get("engine", "diffusion")
+        if not isinstance(engine, str):
+            self.fail(f"{f}.engine", f"must be text, got {_kind(engine)}")
+        region = td.get("region")
+        if region is not None:
+            if (not isinstance(region, list) or len(region) != 2 or not all(_is_number(x) for x in region)
+                    or not 0 <= region[0] < region[1]):
+                self.fail(f"{f}.region", f"must be null or [start, end] seconds with 0 <= start < end, got {region!r}")
+            region = (float(region[0]), float(region[1]))
+        meta = td.get("meta", {})
+        if not isinstance(meta, dict):
+            self.fail(f"{f}.meta", f"must be an object, got {_kind(meta)}")
+        return {"id": tid, "file": self.file(base, td["file"], f"{f}.file"), "seed": seed, "engine": engine,
+                "region": region, "meta": meta, "field": f}
+
+    def array(self, file: Path, f: str, cps: float) -> np.ndarray:
+        """A layout .npy: header checked (shape, dtype, size) before the data is read."""
+        try:
+            shape, dtype = _npy_header(file)
+        except (OSError, ValueError) as e:
+            self.fail(f, f"{file.name} is not a readable .npy layout ({e})")
+        if len(shape) != 2 or shape[0] < 1 or not 1 <= shape[1] <= MAX_LAYOUT_BANDS:
+            self.fail(f, f"{file.name} must be [columns, 1..{MAX_LAYOUT_BANDS} bands], got shape {shape}")
+        if shape[0] > MAX_LAYOUT_COLUMNS or shape[0] / cps > MAX_SECONDS:
+            self.fail(f, f"{file.name} has {shape[0]} columns, more than {MAX_SECONDS // 3600} hours "
+                         f"(at most {MAX_LAYOUT_COLUMNS} columns)")
+        if dtype.hasobject or dtype.kind not in "fiu":
+            self.fail(f, f"{file.name} must hold numbers, got dtype {dtype}")
+        try:
+            arr = np.load(file, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            self.fail(f, f"{file.name} is truncated or damaged ({e})")
+        if not np.all(np.isfinite(arr)):
+            self.fail(f, f"{file.name} contains NaN or infinite values")
+        return arr
+
+    def build_lane(self, spec: dict, f: str) -> Lane:
+        values = self.array(spec["layout"], f"{f}.layout", spec["cps"])
+        pred = None
+        if spec["predicted"] is not None and spec["predicted"].exists():
+            pred = self.array(spec["predicted"], f"{f}.predicted", spec["cps"])
+            if pred.shape != values.shape:
+                self.fail(f"{f}.predicted", f"shape {pred.shape} differs from the layout's {values.shape}")
+        lane = Lane(spec["name"], LayoutDoc(values, spec["cps"], pred))
+        lane.id = spec["id"]
+        lane.prompt = spec["prompt"]
+        lane.negative_prompt = spec["negative_prompt"]
+        lane.gain_db = spec["gain_db"]
+        lane.mute = spec["mute"]
+        lane.solo = spec["solo"]
+        for td in spec["takes"]:
+            file = td["file"]
+            try:
+                info = sf.info(str(file))
+            except (OSError, RuntimeError) as e:
+                self.fail(f"{td['field']}.file", f"{file.name} is missing or not readable audio ({e})")
+            if not 0 < info.samplerate <= MAX_SAMPLE_RATE or info.frames > MAX_SECONDS * info.samplerate:
+                self.fail(f"{td['field']}.file", f"{file.name}: {info.frames} samples at {info.samplerate} Hz "
+                                                 f"is outside the limits (at most {MAX_SECONDS // 3600} hours)")
+            audio, sr = sf.read(str(file), dtype="float32", always_2d=False)
+            if audio.ndim > 1:
+                audio = audio.mean(axis=1)
+            lane.takes.append(TakeRecord(audio=audio, sample_rate=int(sr), seed=td["seed"], engine=td["engine"],
+                                         region=td["region"], meta=td["meta"], id=td["id"]))
+        picked = spec["picked"]
+        lane.picked = picked if picked is not None and 0 <= picked < len(lane.takes) else None
+        return lane
