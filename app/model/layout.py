@@ -194,6 +194,9 @@ class LayoutDoc:
             return None
         c0, c1, b0, b1 = dirty
         p = Patch(c0, c1, b0, b1, before[c0:c1, b0:b1].copy(), self.values[c0:c1, b0:b1].copy())
+        # Views skip costly work (event markers, onset ticks) while a stroke is open; tell
+        # them it closed, or they stay stale until the next undo/redo.
+        self.changed.emit(c0, c1, b0, b1)
         return None if p.empty else p
 
     @property
