@@ -789,11 +789,14 @@ class MainWindow(QMainWindow):
 
 def load_style(app: QApplication) -> None:
     """The dark QSS and the window icon, from resources/ of a checkout or a frozen bundle."""
+    from PySide6.QtCore import QDir
     from PySide6.QtGui import QIcon
 
     from engine.paths import app_icon_path, resource_path
 
     qss = resource_path("styles", "studio.qss")
+    # The QSS names its images as studio:NAME (the check box tick), found beside it.
+    QDir.addSearchPath("studio", str(qss.parent))
     if qss.exists():
         app.setStyleSheet(qss.read_text(encoding="utf-8"))
     icon = app_icon_path()
