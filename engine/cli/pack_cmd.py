@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 
 def _size(n: int) -> str:
@@ -55,7 +56,12 @@ def _install(args: argparse.Namespace) -> int:
     kind, loc = classify_source(args.source)
     if kind.startswith("url"):
         print(f"downloading from {loc}")
-    d = run_with_bar(install_pack(args.source, dest_root=args.dest), quiet=args.quiet)
+
+    def warn(msg: str) -> None:  # shown even with --quiet: it is about trust, not progress
+        print(f"v2a: warning: {msg}", file=sys.stderr)
+
+    job = install_pack(args.source, dest_root=args.dest, sha256=args.sha256, warn=warn)
+    d = run_with_bar(job, quiet=args.quiet)
     man = read_manifest(d)
     print(f"installed {man['name']} {man['version']} at {d}")
     return 0
@@ -89,6 +95,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     pi.add_argument("source", help="folder | archive | URL to pack.json or archive | org/name[@rev]")
     pi.add_argument("--dest", default=None, help="pack folder to install into (default: user packs)")
+    pi.add_argument("--sha256", default=None, metavar="HEX",
+                    help="expected sha256 of the archive (or of pack.json for a folder / pack.json URL); "
+                         "a mismatch installs nothing")
     pi.add_argument("--quiet", action="store_true", help="no progress bar")
     pi.set_defaults(func=_install)
 

@@ -34,6 +34,15 @@ FORBIDDEN_SUFFIXES = frozenset(
      ".hdf5", ".onnx", ".msgpack", ".tar", ".zip", ".pb", ".tflite", ".gguf", ".mar"}
 )
 _CHUNK = 1 << 20
+# Manifest entries (besides "files") that name a file of the pack: each must stay inside it.
+REFERENCED_PATHS = (
+    ("vocoder", "file"),
+    ("vocoder", "config_file"),
+    ("vae", "file"),
+    ("vae", "config_file"),
+    ("engines", "ar", "model_file"),
+    ("engines", "ar", "codec_file"),
+)
 
 # In-process cache of verified hashes: (path, size, mtime_ns) -> sha256. Re-hashing a large
 # pack on every load would cost seconds; a changed file changes size or mtime.
@@ -89,6 +98,18 @@ def read_manifest(pack_dir: str | Path) -> dict:
         _check_relpath(rel, path)
         if not isinstance(entry, dict) or "sha256" not in entry or "bytes" not in entry:
             raise PackError(f"file entry {rel!r} needs sha256 and bytes", path)
+    for keys in REFERENCED_PATHS:
+        node: Any = manifest
+        for k in keys:
+            node = node.get(k) if isinstance(node, dict) else None
+        if node is None:
+            continue
+        if not isinstance(node, str):
+            raise PackError(f"{'.'.join(keys)} must be a relative path, got {node!r}", path)
+        try:
+            check_inside(node, path)
+        except PackError as exc:
+            raise PackError(f"{'.'.join(keys)}: {exc.problem}", path) from exc
     return manifest
 
 
@@ -138,9 +159,9 @@ def safetensors_header(path: str | Path) -> dict[str, dict]:
 
 
 def _walk_files(pack_dir: Path) -> list[str]:
+    """Every file under ``pack_dir``, hidden folders included (a pack hides nothing)."""
     out = []
-    for root, dirs, files in os.walk(pack_dir):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
+    for root, _dirs, files in os.walk(pack_dir):
         for name in files:
             rel = Path(root, name).relative_to(pack_dir).as_posix()
             out.append(rel)
@@ -151,19 +172,28 @@ def verify_pack(
     pack_dir: str | Path,
     expected_shapes: Mapping[str, Mapping[str, tuple[int, ...] | list[int]]] | None = None,
     check_hashes: bool = True,
+    listed_only: bool = False,
 ) -> None:
     """Raise ``PackError`` naming the first bad file; return quietly when the pack is sound.
 
-    Checks: the manifest; no forbidden (pickle / foreign weight) file anywhere in the folder;
-    every listed file exists with the listed size and sha256; safetensors headers agree with
-    the shapes the manifest declares (``files[f]["tensors"]``) and with ``expected_shapes``
-    (``{filename: {tensor: shape}}``, e.g. from a model built from the pack's config).
+    Checks: the manifest (every path in it stays inside the folder); no forbidden (pickle /
+    foreign weight) file anywhere in the folder, hidden folders included; no file that
+    pack.json does not list; every listed file exists with the listed size and sha256;
+    safetensors headers agree with the shapes the manifest declares (``files[f]["tensors"]``)
+    and with ``expected_shapes`` (``{filename: {tensor: shape}}``, e.g. from a model built from
+    the pack's config). ``listed_only`` skips the walk of the folder (a source folder that is
+    about to be copied file by file from its list).
     """
     pack_dir = Path(pack_dir)
     manifest = read_manifest(pack_dir)
-    for rel in _walk_files(pack_dir):
-        if rel != MANIFEST:
-            check_file_kind(rel, pack_dir)
+    if not listed_only:
+        present = _walk_files(pack_dir)
+        for rel in present:
+            if rel != MANIFEST:
+                check_file_kind(rel, pack_dir)
+        for rel in present:
+            if rel != MANIFEST and rel not in manifest["files"]:
+                raise PackError("not listed in pack.json (a pack carries only the files it lists)", pack_dir / rel)
     for rel, entry in manifest["files"].items():
         check_file_kind(rel, pack_dir)
         path = pack_dir / rel
