@@ -86,6 +86,11 @@ def run_generate(args: argparse.Namespace) -> int:
     video = Path(args.video)
     if not video.is_file():
         raise MediaError("no such file" if not video.exists() else "is not a file", video)
+    if args.engine in ("diffusion", "ar"):  # refuse an unreadable or audio-only input before loading a pack
+        from engine.media import probe
+
+        if probe(video).video is None:
+            raise MediaError("has no video stream (an audio-only file); give a video clip", video)
     out = Path(args.output)
     if not out.suffix:
         raise OutputError("output needs a suffix (.mp4, .mov, .mkv, .wav or .flac)", out)
@@ -93,13 +98,14 @@ def run_generate(args: argparse.Namespace) -> int:
         raise OutputError(f"--takes must be 1..16, got {args.takes}")
     if args.layout_guidance is not None and not 0.0 <= args.layout_guidance <= 20.0:
         raise OutputError(f"--layout-guidance must be 0..20, got {args.layout_guidance}")
+    inputs = [video, *([args.layout] if args.layout else [])]  # --save-layout X --layout X is refused too
     outs = take_paths(out, args.takes)
     for o in outs:  # refuse bad outputs before the long work
-        check_output_path(o, [video])
+        check_output_path(o, inputs)
     if args.save_layout:
         if Path(args.save_layout).suffix != ".npy":
             raise OutputError("--save-layout must end in .npy", args.save_layout)
-        check_output_path(args.save_layout, [video])
+        check_output_path(args.save_layout, inputs)
     layout = None
     if args.layout:
         from engine.audio import load_layout
@@ -157,6 +163,10 @@ def run_predict_layout(args: argparse.Namespace) -> int:
     video = Path(args.video)
     if not video.is_file():
         raise MediaError("no such file" if not video.exists() else "is not a file", video)
+    from engine.media import probe
+
+    if probe(video).video is None:  # before loading a pack
+        raise MediaError("has no video stream (an audio-only file); give a video clip", video)
     out = Path(args.output)
     if out.suffix != ".npy":
         raise OutputError("layout output must end in .npy", out)

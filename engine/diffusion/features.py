@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,10 +132,19 @@ def clip_features(
                     )
                 yield Progress("features", 1, 1)
                 return out
-            except (OSError, ValueError, KeyError):
-                pass  # a damaged cache entry is rebuilt
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error):
+                # A truncated or damaged entry (a crash mid-write on another tool, a full disk)
+                # is a miss: drop it and rebuild, so later runs do not trip over it again.
+                try:
+                    hit.unlink(missing_ok=True)
+                except OSError:
+                    pass  # a read-only cache: rebuilt in memory each time
     info = probe(video_path)
-    duration = float(info.video.duration)  # probe raises MediaError when there is no video
+    if info.video is None:  # probe accepts audio-only files; features need pictures
+        from engine.errors import MediaError
+
+        raise MediaError("has no video stream (an audio-only file); give a video clip", video_path)
+    duration = float(info.video.duration)
     yield Progress("decoding", 0, 1)
     frames, _ = read_frames_array(video_path, fr, size=(size, size), crop=False)
     if cancel is not None:
