@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
+import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -94,8 +96,20 @@ def load_entry(path: str | Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
-    except (OSError, ValueError) as exc:
-        raise V2AError(f"unreadable cache entry ({exc})", path) from exc
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        # A truncated entry: one line naming it (delete it and re-run `v2a data cache`).
+        raise V2AError(f"unreadable cache entry ({type(exc).__name__}: {exc}); delete it and run `v2a data cache` again",
+                       path) from exc
+
+
+def _readable(path: Path) -> bool:
+    """True when ``path`` is a complete .npz: its zip directory, written last, is there (cheap:
+    the arrays are not read)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return bool(zf.namelist())
+    except (OSError, zipfile.BadZipFile, EOFError, zlib.error):
+        return False
 
 
 def events_of(entry: dict[str, np.ndarray]) -> list[dict]:
@@ -128,7 +142,7 @@ def cache_clips(
             yield Progress("caching clips", i, len(clips))
         key = content_key(mp4, cfg)
         dest = cdir / f"{key}.npz"
-        if not dest.exists():
+        if not _readable(dest):  # missing, or truncated by an interrupted run: (re)build it
             save_entry(dest, build_entry(mp4, cfg))
         meta_path = mp4.with_suffix(".json")
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}

@@ -244,3 +244,18 @@ def test_cli_clips_cache_and_stats(cached, capsys):
     assert main(["data", "--root", str(root), "stats"]) == 0
     out = capsys.readouterr().out
     assert "library:" in out and "clips test: 1 clips" in out
+
+
+def test_truncated_cache_entry_is_one_line_then_rebuilt(cached):
+    from engine.errors import V2AError
+
+    root, cfg, _ = cached
+    entry = sorted((root / "cache").glob("*.npz"))[0]
+    good = load_entry(entry)
+    entry.write_bytes(entry.read_bytes()[:1000])  # an interrupted write on another tool
+    with pytest.raises(V2AError, match=rf"{entry.name}: unreadable cache entry \(BadZipFile"):
+        load_entry(entry)
+    run_to_completion(cache_clips(root, ("train", "val"), cfg))  # a miss: rebuilt, not reused
+    again = load_entry(entry)
+    assert set(again) == set(good)
+    np.testing.assert_array_equal(again["mel"], good["mel"])
