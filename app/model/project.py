@@ -13,7 +13,7 @@ import re
 import shutil
 import tempfile
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import NoReturn
 
@@ -396,8 +396,9 @@ class _Checker:
             return p
         if not isinstance(raw, dict):
             self.fail("params", f"must be an object, got {_kind(raw)}")
+        known = {f.name for f in fields(GenerationParams)}
         for k, v in raw.items():
-            if not hasattr(p, k) or k == "PACK_KEYS":
+            if k not in known:
                 continue  # settings from a newer or older version are ignored
             want = type(getattr(p, k))
             if want is bool:

@@ -173,3 +173,10 @@ def test_a_valid_project_still_round_trips(tmp_path):
     assert q.lanes[0].takes[0].region == (0.5, 1.0) and q.lanes[0].layout.columns_per_second == 25.0
     q.save(path)  # a loaded project saves back into its own folder
     assert Project.load(path).lanes[0].id == q.lanes[0].id
+
+
+def test_unknown_params_are_ignored_and_known_ones_typed(tmp_path):
+    path = _saved(tmp_path)
+    _edit(path, lambda d: d["params"].update({"pack_changes": 1, "from_the_future": "x", "steps": 12.0, "guidance": 4}))
+    p = Project.load(path).params
+    assert (p.steps, p.guidance) == (12, 4.0) and isinstance(p.steps, int) and isinstance(p.guidance, float)
