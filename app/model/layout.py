@@ -298,26 +298,53 @@ class LayoutDoc:
         new[c0:end] = stretched[: end - c0]
         return self._patch_for(np.clip(new, 0, 1))
 
+    def snap_moves(self, t0: float, t1: float, snap, threshold: float = 0.25) -> list[tuple[float, int]]:
+        """(onset, whole columns to move) for each event whose onset lies in [t0, t1] and whose
+        target ``snap(onset)`` lies in another column. An event is painted from the column
+        holding its time (``paint_event``), so a target inside its own column means it is
+        already there; moving by fractions of a column would only blur it, and pressing S
+        again would move it again."""
+        out = []
+        for t in self.event_times(threshold):
+            if t0 - 1e-9 <= t <= t1 + 1e-9:
+                shift = self.col_index(max(0.0, float(snap(t)))) - self.col_index(t)
+                if shift:
+                    out.append((t, shift))
+        return out
+
     def snap_events(self, t0: float, t1: float, snap, threshold: float = 0.25) -> Patch | None:
-        """Move each event whose onset lies in [t0, t1] so its onset lands on ``snap(onset)``
+        """Move each event whose onset lies in [t0, t1] to the column holding ``snap(onset)``
         (frame starts, motion peaks...). An event runs from its onset to the next onset."""
-        onsets = [t for t in self.event_times(threshold) if t0 - 1e-9 <= t <= t1 + 1e-9]
-        if not onsets:
+        moves = self.snap_moves(t0, t1, snap, threshold)
+        if not moves:
             return None
-        cps = self.columns_per_second
         all_on = self.event_times(threshold)
         src = self.values
         new = self.values.copy()
-        for t in onsets:
-            target = float(snap(t))
-            if abs(target - t) < 1e-9:
-                continue
+        for t, shift in moves:
             c0 = self.col_index(t)
             later = [u for u in all_on if u > t + 1e-9]
             c1 = self.col_index(later[0]) if later else self.n_columns
             block = src[c0:c1].copy()
             new[c0:c1] = 0.0
-            self._place(new, block, c0 + (target - t) * cps)
+            self._place(new, block, c0 + shift)
+        return self._patch_for(np.clip(new, 0, 1))
+
+    def nudge_events(self, t0: float, t1: float, dt: float, threshold: float = 0.25) -> Patch | None:
+        """Move each event whose onset lies in [t0, t1] by ``dt`` seconds (fractions of a
+        column interpolate, like ``move_range``). An event runs from its onset to the next."""
+        onsets = [t for t in self.event_times(threshold) if t0 - 1e-9 <= t <= t1 + 1e-9]
+        if not onsets or dt == 0:
+            return None
+        all_on = self.event_times(threshold)
+        new = self.values.copy()
+        for t in onsets:
+            c0 = self.col_index(t)
+            later = [u for u in all_on if u > t + 1e-9]
+            c1 = self.col_index(later[0]) if later else self.n_columns
+            block = self.values[c0:c1].copy()
+            new[c0:c1] = 0.0
+            self._place(new, block, c0 + dt * self.columns_per_second)
         return self._patch_for(np.clip(new, 0, 1))
 
     def import_block(self, block: np.ndarray, t: float) -> Patch | None:

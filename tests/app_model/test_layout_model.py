@@ -152,3 +152,27 @@ def test_snap_events_moves_each_event_onto_its_target():
     assert d.event_times() == [pytest.approx(0.6), pytest.approx(1.2), pytest.approx(2.88)]
     d.apply(p, undo=True)
     assert d.event_times() == [pytest.approx(0.52), pytest.approx(1.28), pytest.approx(2.88)]
+
+
+def test_snap_events_moves_whole_columns_and_twice_changes_nothing():
+    # 29.97 fps frames on a 25 columns/s grid: a frame start inside the event's own column
+    # means it is already there; S again must not blur it by another fraction of a column.
+    d = LayoutDoc(np.zeros((50, 5), np.float32), 25.0)
+    d.begin_stroke()
+    d.stamp_event(0.45, decay=0.08, band_lo=0, band_hi=4, intensity=1.0)
+    d.end_stroke()
+    frames = np.arange(60) * 1001 / 30000
+    from app.model.snap import snap_time
+
+    def snap(t):
+        return snap_time(t, frames, 0.05)
+
+    assert d.snap_moves(0, 2, snap) == [(pytest.approx(0.44), -1)]  # 0.4338 lies in column 10
+    d.apply(d.snap_events(0, 2, snap))
+    assert d.event_times() == [pytest.approx(0.40)]
+    ref = LayoutDoc(np.zeros((50, 5), np.float32), 25.0)
+    ref.begin_stroke()
+    ref.stamp_event(0.40, decay=0.08, band_lo=0, band_hi=4, intensity=1.0)
+    ref.end_stroke()
+    np.testing.assert_array_equal(d.values, ref.values)  # moved, not blended
+    assert d.snap_moves(0, 2, snap) == [] and d.snap_events(0, 2, snap) is None
