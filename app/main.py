@@ -155,7 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     _install_excepthook()
     shot = args.screenshot is not None
     win = MainWindow(autosave=not shot, interactive=not shot)
-    win.resize(*SHOT_SIZE)
+    if shot:
+        win.resize(*SHOT_SIZE)
+    else:  # last session's window, or one that fits this screen (1600×900 where it can)
+        win.restore_window_state()
     win.show()
     state = {"rc": 1, "settled": None, "failed": False}
     if shot:

@@ -8,14 +8,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QRect, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QApplication,
     QDialog,
     QDockWidget,
     QFileDialog,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QMessageBox,
     QSplitter,
@@ -33,8 +35,9 @@ from app.services.frames import ClipAnalyzer, ThumbnailServer
 from app.ui import commands as cmd
 from app.ui.document import StudioDocument
 from app.ui.export_dialog import ExportDialog
-from app.ui.panels import GenerationPanel, LanesPanel, TakesPanel, ToolBar
+from app.ui.panels import GenerationPanel, LanesPanel, TakesPanel
 from app.ui.timeline import TimelineWidget
+from app.ui.toolbar import SNAP_TARGETS, ToolBar
 from app.ui.viewer import PlaybackController, ViewerPanel
 from engine.errors import V2AError
 from engine.types import GenerationRequest
@@ -43,6 +46,14 @@ log = logging.getLogger(__name__)
 
 VIDEO_FILTER = "Video or project (*.mp4 *.mov *.mkv *.m4v *.avi *.webm *.v2aproj);;All files (*)"
 AUTOSAVE_MS = 30_000
+DEFAULT_SIZE = (1600, 900)  # first start, when the screen has room for it
+# Keys a focused spin box keeps even though they are also single-key shortcuts: typing a
+# number needs them. Enter or Escape hands the keys back to the timeline.
+SPIN_EDIT_KEYS = {k.value for k in (
+    Qt.Key.Key_Period, Qt.Key.Key_Comma, Qt.Key.Key_Minus, Qt.Key.Key_Plus, Qt.Key.Key_Left, Qt.Key.Key_Right,
+    Qt.Key.Key_Home, Qt.Key.Key_End, Qt.Key.Key_Backspace, Qt.Key.Key_Delete, Qt.Key.Key_Up, Qt.Key.Key_Down,
+    Qt.Key.Key_PageUp, Qt.Key.Key_PageDown)} | set(range(Qt.Key.Key_0.value, Qt.Key.Key_9.value + 1))
+RETURN_KEYS = {Qt.Key.Key_Return.value, Qt.Key.Key_Enter.value, Qt.Key.Key_Escape.value}
 
 
 class MainWindow(QMainWindow):
@@ -73,9 +84,12 @@ class MainWindow(QMainWindow):
         self._predict_job: int | None = None
         self._last_saved_index = 0
         self._autosaved_index = -1
+        self._last_hit: tuple[str, float] | None = None  # lane id, time of the last H
         self._build_ui()
         self._build_actions()
         self._wire()
+        # Single-key shortcuts must reach the editor from a spin box too (see eventFilter).
+        QApplication.instance().installEventFilter(self)
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setInterval(AUTOSAVE_MS)
         self.autosave_timer.timeout.connect(self.autosave)
@@ -103,6 +117,8 @@ class MainWindow(QMainWindow):
         split.setStretchFactor(1, 6)
         split.setSizes([400, 480])
         split.setChildrenCollapsible(False)
+        split.setObjectName("MainSplitter")
+        self.split = split
         self.setCentralWidget(split)
         self.lanes_panel = LanesPanel(self.doc)
         self.gen_panel = GenerationPanel(self.doc)
@@ -172,6 +188,14 @@ class MainWindow(QMainWindow):
         self._act(e, "Shrink Range −10%", lambda: self.stretch(1 / 1.1), QKeySequence("Alt+Down"))
         self._act(e, "Snap &Events in Range (frames / motion peaks)", self.snap_events, QKeySequence("S"),
                   "Move each layout event in the selection onto the snap target chosen in the tool bar")
+        self._act(e, "Mark &Hit at Playhead", self.mark_hit, QKeySequence("H"),
+                  "A sound event at the playhead with the Event tool's decay, intensity and bands")
+        self._act(e, "Nudge Events Left One Frame", lambda: self.nudge_events(-1), QKeySequence(","),
+                  "Move the events in the selection (or the last marked hit) one video frame earlier")
+        self._act(e, "Nudge Events Right One Frame", lambda: self.nudge_events(1), QKeySequence("."),
+                  "Move the events in the selection (or the last marked hit) one video frame later")
+        self._act(e, "Mark &In (selection start)", self.mark_in, QKeySequence("I"))
+        self._act(e, "Mark &Out (selection end)", self.mark_out, QKeySequence("O"))
         self._act(e, "Select &All", lambda: self.doc.timeline.set_selection((0, self.doc.duration)), QKeySequence.StandardKey.SelectAll)
         self._act(e, "Clear Selection", self.escape, QKeySequence("Escape"))
         e.addSeparator()
@@ -206,6 +230,105 @@ class MainWindow(QMainWindow):
 
         h = mb.addMenu("&Help")
         self._act(h, "&About V2A Studio", self.show_about)
+        self._single_keys = {
+            kc.key().value for a in self.actions() for ks in a.shortcuts() if ks.count() == 1
+            for kc in [ks[0]]
+            if not kc.keyboardModifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+                                             | Qt.KeyboardModifier.MetaModifier)
+        }
+
+    # ------------------------------------------------------------------------- keyboard ----
+    def eventFilter(self, obj, ev) -> bool:  # noqa: N802 (Qt API)
+        """Single-key shortcuts (Space, J/K/L, B, N, H…) work from everywhere in the window
+        except text fields. A focused spin box would otherwise swallow them (its line edit
+        claims every printable key), so it keeps only the keys a number needs; Enter and
+        Escape hand the keyboard back to the timeline."""
+        kind = ev.type()
+        if kind not in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress):
+            return False
+        spin = obj if isinstance(obj, QAbstractSpinBox) else obj.parent() if isinstance(obj, QLineEdit) else None
+        if not isinstance(spin, QAbstractSpinBox) or self._shut_down or not self.isAncestorOf(spin):
+            return False
+        mods = ev.modifiers() & ~(Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.KeypadModifier)
+        key = int(ev.key())
+        if key in RETURN_KEYS and mods == Qt.KeyboardModifier.NoModifier:
+            if kind == QEvent.Type.ShortcutOverride:
+                ev.accept()  # Escape leaves the field; it must not also clear the selection
+                return True
+            # After the spin box has taken its value (Enter) the timeline gets the keys back.
+            QTimer.singleShot(0, self.focus_timeline)
+            return key == Qt.Key.Key_Escape.value
+        if (kind == QEvent.Type.ShortcutOverride and mods == Qt.KeyboardModifier.NoModifier
+                and key in self._single_keys and key not in SPIN_EDIT_KEYS):
+            ev.ignore()  # not claimed by the spin box: the window's shortcut fires
+            return True
+        return False
+
+    def focus_timeline(self) -> None:
+        self.timeline.glw.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    # ------------------------------------------------------------------ window geometry ----
+    @staticmethod
+    def window_settings() -> QSettings:
+        """Window geometry, docks and splitter, in an INI file in the studio's config folder
+        (``V2A_CONFIG_DIR`` moves it, e.g. for tests)."""
+        from engine.paths import config_dir
+
+        return QSettings(str(config_dir() / "studio-window.ini"), QSettings.Format.IniFormat)
+
+    def restore_window_state(self, available: QRect | None = None) -> None:
+        """Last session's geometry, docks and splitter; on first start a size that fits the
+        screen (1600×900 where there is room). Never larger than ``available``."""
+        if available is None:
+            scr = self.screen() or QApplication.primaryScreen()
+            available = scr.availableGeometry() if scr is not None else QRect(0, 0, *DEFAULT_SIZE)
+        s = self.window_settings()
+        # Our own rectangle rather than restoreGeometry(): that one also fits the window to
+        # whatever screen Qt reports now, and the clamp below does that against ``available``.
+        rect = s.value("window/rect")
+        restored = isinstance(rect, QRect) and rect.isValid()
+        if restored:
+            self.setGeometry(rect)
+            if (state := s.value("window/state")) is not None:
+                self.restoreState(state)
+            if (split := s.value("window/splitter")) is not None:
+                self.split.restoreState(split)
+            if s.value("window/maximized") in (True, "true"):
+                self.setWindowState(self.windowState() | Qt.WindowState.WindowMaximized)
+        else:
+            self.resize(min(DEFAULT_SIZE[0], available.width()), min(DEFAULT_SIZE[1], available.height()))
+            self.move(available.left() + (available.width() - self.width()) // 2,
+                      available.top() + (available.height() - self.height()) // 2)
+        self._fit_area = available
+        self._clamp_to(available)
+
+    def _clamp_to(self, available: QRect) -> None:
+        """Shrink and move the window, frame included, inside ``available`` (a smaller screen
+        than last time, a laptop at 1280×720)."""
+        frame = self.frameGeometry()
+        dw, dh = frame.width() - self.width(), frame.height() - self.height()  # 0 until shown
+        w, h = min(self.width(), available.width() - dw), min(self.height(), available.height() - dh)
+        if (w, h) != (self.width(), self.height()):
+            self.resize(w, h)
+        x = min(max(frame.x(), available.left()), available.right() + 1 - w - dw)
+        y = min(max(frame.y(), available.top()), available.bottom() + 1 - h - dh)
+        if (x, y) != (frame.x(), frame.y()):
+            self.move(x, y)
+
+    def showEvent(self, ev) -> None:  # noqa: N802
+        super().showEvent(ev)
+        area = getattr(self, "_fit_area", None)
+        if area is not None:  # the frame's size is known only now
+            self._fit_area = None
+            QTimer.singleShot(0, lambda: self._clamp_to(area))
+
+    def save_window_state(self) -> None:
+        s = self.window_settings()
+        s.setValue("window/rect", self.normalGeometry() if self.isMaximized() else self.geometry())
+        s.setValue("window/maximized", self.isMaximized())
+        s.setValue("window/state", self.saveState())
+        s.setValue("window/splitter", self.split.saveState())
+        s.sync()
 
     def show_about(self) -> None:
         """Version, packs and the licenses of the data they were trained on (app.firstrun)."""
@@ -312,6 +435,7 @@ class MainWindow(QMainWindow):
     def _reset_clip_services(self) -> None:
         # A clip whose first frame is still pending must not start its services later.
         self._pending_start = None
+        self._last_hit = None
         self.playback.stop()
         if self._predict_job is not None:
             self.engine.cancel(self._predict_job)
@@ -526,11 +650,15 @@ class MainWindow(QMainWindow):
         if not self._maybe_keep_changes():
             ev.ignore()
             return
+        self.save_window_state()
         self.shutdown()
         ev.accept()
 
     def shutdown(self) -> None:
         self._shut_down = True
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
         self._reset_clip_services()
         self.playback.player.close()
         self.viewer.close_server()
@@ -599,10 +727,101 @@ class MainWindow(QMainWindow):
         self.doc.timeline.set_selection((sel[0], new_end))
 
     def snap_events(self) -> None:
-        if self.doc.tools.snap == "off":
-            self.statusBar().showMessage("Choose a snap target in the tool bar (frames or motion peaks)", 4000)
+        """S: move each event in the selection onto the snap target; the status bar says how
+        many moved and onto what."""
+        mode = self.doc.tools.snap
+        lane, sel = self.doc.active_lane, self.doc.timeline.selection
+        if mode == "off":
+            self.statusBar().showMessage("Snap is off — choose frames or motion peaks in the tool bar (Snap)", 5000)
             return
-        self._range_patch(lambda lay, s: lay.snap_events(s[0], s[1], self.doc.snap), "Snap events")
+        if lane is None or sel is None:
+            self.statusBar().showMessage("Select a time range first: S snaps the events inside it", 4000)
+            return
+        target = SNAP_TARGETS[mode]
+        if mode == "motion" and not len(self.doc.motion_peaks):
+            self.statusBar().showMessage("No motion peaks yet: the motion curve is still being computed", 5000)
+            return
+        lay = lane.layout
+        onsets = [t for t in lay.event_times() if sel[0] - 1e-9 <= t <= sel[1] + 1e-9]
+        moved = [abs(shift) / lay.columns_per_second for _t, shift in lay.snap_moves(sel[0], sel[1], self.doc.snap)]
+        p = lay.snap_events(sel[0], sel[1], self.doc.snap) if moved else None
+        if p is not None:
+            self.doc.undo.push(cmd.PatchCommand(lane.layout, p, f"Snap events to {target}"))
+        if not onsets:
+            msg = "No events in the selection to snap"
+        elif not moved:
+            msg = f"All {len(onsets)} event{'s' if len(onsets) != 1 else ''} in the selection already on {target}"
+        else:
+            msg = (f"Snapped {len(moved)} of {len(onsets)} event{'s' if len(onsets) != 1 else ''} to {target} "
+                   f"(largest move {1000 * max(moved):.0f} ms)")
+        self.statusBar().showMessage(msg, 6000)
+
+    # -------------------------------------------------------------------- hits & marks ----
+    def mark_hit(self) -> None:
+        """H: a sound event at the playhead with the Event tool's decay, intensity and band
+        height (centred on the lane), as one undo step — spot hits while stepping frames."""
+        lane = self.doc.active_lane
+        if lane is None or not self.doc.has_clip:
+            return
+        lay, tools = lane.layout, self.doc.tools
+        t = self.doc.timeline.playhead
+        half = max(0.0, tools.brush_bands / 2 - 0.5)
+        mid = lay.n_bands / 2
+        lo, hi = max(0, int(np.floor(mid - half))), min(lay.n_bands - 1, int(np.floor(mid + half)))
+        lay.begin_stroke()
+        lay.stamp_event(t, tools.decay, lo, hi, min(1.0, tools.intensity))
+        p = lay.end_stroke()
+        if p is not None:
+            self.doc.undo.push(cmd.PatchCommand(lay, p, "Mark hit", applied=True))
+        self._last_hit = (lane.id, t)
+        self.statusBar().showMessage(f"Hit at {self.doc.timeline.timecode(t)} on {lane.name} "
+                                     "(, and . nudge it by a frame)", 4000)
+
+    def nudge_events(self, frames: int) -> None:
+        """, / .: move the events in the selection — or else the last marked hit — by whole
+        video frames, one undo step each."""
+        lane, sel = self.doc.active_lane, self.doc.timeline.selection
+        if lane is None:
+            return
+        lay = lane.layout
+        dt = frames * self.doc.timeline.frame_duration
+        onsets = lay.event_times()
+        if sel is not None and any(sel[0] - 1e-9 <= t <= sel[1] + 1e-9 for t in onsets):
+            rng, what = sel, "events in the selection"
+        elif self._last_hit is not None and self._last_hit[0] == lane.id and onsets:
+            # The hit's onset sits at the start of the column holding its time.
+            t_hit = self._last_hit[1]
+            near = min(onsets, key=lambda t: abs(t - t_hit))
+            if abs(near - t_hit) > 1.5 / lay.columns_per_second:
+                self.statusBar().showMessage("The last marked hit is gone — select the events to nudge", 4000)
+                return
+            rng, what = (near, near), "the last hit"
+        else:
+            self.statusBar().showMessage("Select events (or mark a hit with H) to nudge them", 4000)
+            return
+        p = lay.nudge_events(rng[0], rng[1], dt)
+        if p is None:
+            return
+        self.doc.undo.push(cmd.PatchCommand(lay, p, f"Nudge {'hit' if rng[0] == rng[1] else 'events'} {frames:+d} frame"))
+        if rng is sel:
+            self.doc.timeline.set_selection((sel[0] + dt, sel[1] + dt))
+        else:
+            self._last_hit = (lane.id, self._last_hit[1] + dt)
+        self.statusBar().showMessage(f"Nudged {what} {frames:+d} frame ({1000 * dt:+.0f} ms)", 3000)
+
+    def mark_in(self) -> None:
+        """I: the selection starts at the playhead (it keeps its end when that is later)."""
+        tl = self.doc.timeline
+        t = tl.playhead
+        end = tl.selection[1] if tl.selection is not None and tl.selection[1] > t else tl.duration
+        tl.set_selection((t, end))
+
+    def mark_out(self) -> None:
+        """O: the selection ends at the playhead (it keeps its start when that is earlier)."""
+        tl = self.doc.timeline
+        t = tl.playhead
+        start = tl.selection[0] if tl.selection is not None and tl.selection[0] < t else 0.0
+        tl.set_selection((start, t))
 
     def escape(self) -> None:
         self.doc.timeline.set_selection(None)

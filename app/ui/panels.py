@@ -1,5 +1,5 @@
 """Side panels: lanes (prompt, negative, gain, mute/solo), generation settings + job
-progress, takes list, and the layout tool bar. Each edits the document through undo commands
+progress, takes list (the layout tool bar is ``app.ui.toolbar``). Each edits the document through undo commands
 and refreshes itself from the document's signals."""
 
 from __future__ import annotations
@@ -21,14 +21,11 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSpinBox,
-    QToolBar,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from app.model.eta import JobEta
-from app.model.tools import SNAPS
 from app.ui import commands as cmd
 from app.ui.document import StudioDocument
 
@@ -416,61 +413,4 @@ class TakesPanel(QWidget):
         self.ab_btn.setEnabled(lane.previous_pick is not None and lane.picked is not None)
 
 
-class ToolBar(QToolBar):
-    """Layout tools and their settings (the shared ``ToolSettings``)."""
-
-    def __init__(self, doc: StudioDocument, parent: QWidget | None = None) -> None:
-        super().__init__("Layout tools", parent)
-        self.setObjectName("LayoutTools")
-        self.doc = doc
-        t = doc.tools
-        self.buttons: dict[str, QToolButton] = {}
-        for name, label, key in (("select", "Select", "V"), ("brush", "Brush", "B"), ("eraser", "Eraser", "E"), ("event", "Event", "N")):
-            b = QToolButton()
-            b.setText(label)
-            b.setCheckable(True)
-            b.setToolTip(f"{label} tool ({key})")
-            b.clicked.connect(lambda _c=False, n=name: t.set("tool", n))
-            self.addWidget(b)
-            self.buttons[name] = b
-        self.addSeparator()
-        self.size_t = _dspin(0.02, 5.0, t.brush_seconds, 0.05, 2, " s")
-        self.size_b = _dspin(1, 16, t.brush_bands, 1, 0, " bands")
-        self.intensity = _dspin(0.05, 1.0, t.intensity, 0.05, 2)
-        self.soft = _dspin(0.0, 1.0, t.softness, 0.1, 1)
-        self.decay = _dspin(0.02, 5.0, t.decay, 0.05, 2, " s")
-        self.snap = QComboBox()
-        for s in SNAPS:
-            self.snap.addItem({"off": "Snap off", "frames": "Snap: frames", "motion": "Snap: motion peaks"}[s], s)
-        for label, w, name in (
-            ("Size", self.size_t, "brush_seconds"),
-            ("", self.size_b, "brush_bands"),
-            ("Intensity", self.intensity, "intensity"),
-            ("Soft", self.soft, "softness"),
-            ("Decay", self.decay, "decay"),
-        ):
-            if label:
-                lbl = QLabel(f" {label} ")
-                lbl.setObjectName("Dim")
-                self.addWidget(lbl)
-            w.valueChanged.connect(lambda x, n=name: t.set(n, float(x)))
-            self.addWidget(w)
-        self.addSeparator()
-        self.snap.currentIndexChanged.connect(lambda _i: t.set("snap", self.snap.currentData()))
-        self.addWidget(self.snap)
-        hint = QLabel("  Shift = lighter · Ctrl = full · Alt = erase · drag selection = move · Shift-drag = stretch")
-        hint.setObjectName("Dim")
-        self.addWidget(hint)
-        t.changed.connect(lambda _n: self.refresh())
-        self.refresh()
-
-    def refresh(self) -> None:
-        t = self.doc.tools
-        for n, b in self.buttons.items():
-            b.setChecked(n == t.tool)
-        self.snap.blockSignals(True)
-        self.snap.setCurrentIndex(max(0, self.snap.findData(t.snap)))
-        self.snap.blockSignals(False)
-
-
-__all__ = ["GenerationPanel", "LanesPanel", "TakesPanel", "ToolBar", "Qt"]
+__all__ = ["GenerationPanel", "LanesPanel", "TakesPanel", "Qt"]

@@ -386,6 +386,8 @@ class TransportBar(QWidget):
         lay.addWidget(self.tc)
         self.frame_lbl = QLabel("")
         self.frame_lbl.setObjectName("Dim")
+        # May be clipped on a narrow window rather than widen it past a 1280-pixel screen.
+        self.frame_lbl.setMinimumWidth(1)
         lay.addWidget(self.frame_lbl)
         self.speed_lbl = QLabel("")
         self.speed_lbl.setObjectName("Shuttle")

@@ -41,3 +41,87 @@ def test_checkbox_indicator_is_visible_with_the_app_style(qtbot, checked, enable
     lums = [_lum(img.pixelColor(x, y)) for x in range(r.left(), r.right() + 1) for y in range(r.top(), r.bottom() + 1)]
     # the box's outline stands out from the panel behind it, whatever the state
     assert max(abs(v - bg) for v in lums) > (25 if enabled else 15)
+
+
+def _controls(tools):
+    from PySide6.QtWidgets import QAbstractSpinBox, QComboBox, QLabel, QToolButton
+
+    return [w for kind in (QToolButton, QAbstractSpinBox, QComboBox, QLabel) for w in tools.findChildren(kind)
+            if w.parent() is tools or w.parent().parent() is tools]
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1600, 900)])
+def test_every_tool_bar_control_is_on_screen(qtbot, window, clip, size):
+    from studio_helpers import open_and_wait
+
+    window.resize(*size)
+    open_and_wait(qtbot, window, clip)
+    qtbot.wait(50)
+    assert window.size().width() <= size[0] and window.size().height() <= size[1]
+    ctrls = _controls(window.tools)
+    names = {w.text() for w in ctrls if hasattr(w, "text")}
+    assert {"Select", "Brush", "Eraser", "Event", "Snap", "Decay"} <= {n.strip() for n in names}
+    assert any("Alt" in n for n in names)  # the modifier hint
+    win_rect = window.rect()
+    tools_rect = window.tools.rect()
+    for w in ctrls:
+        r = w.rect().translated(w.mapTo(window, w.rect().topLeft()))
+        assert w.isVisible(), w
+        assert win_rect.contains(r), (w, r)
+        assert tools_rect.contains(r.translated(-window.tools.mapTo(window, tools_rect.topLeft()))), (w, r)
+    # the timeline keeps a usable editing surface under the tool bar
+    assert window.timeline.height() >= 200
+    assert window.tools.snap.currentText() == "frames"
+
+
+def test_window_fits_a_small_screen_and_remembers_its_layout(qtbot, studio_home):
+    from PySide6.QtCore import QRect
+    from PySide6.QtWidgets import QDockWidget
+
+    from app.ui.main_window import MainWindow
+
+    small = QRect(0, 0, 1280, 720)
+    win = MainWindow(autosave=False, interactive=False)
+    qtbot.addWidget(win)
+    win.restore_window_state(small)  # first start: nothing saved
+    win.show()
+    qtbot.waitExposed(win)
+    qtbot.waitUntil(lambda: small.contains(win.frameGeometry()), timeout=2000)
+    assert win.minimumSizeHint().width() <= 1280 and win.minimumSizeHint().height() <= 720
+    win.resize(1500, 860)
+    win.split.setSizes([220, 380])
+    dock = win.findChild(QDockWidget, "TakesDock")
+    dock.hide()
+    qtbot.wait(20)
+    sizes = win.split.sizes()
+    win.close()  # saves geometry, docks and splitter
+    assert (studio_home / "config" / "studio-window.ini").exists()
+
+    again = MainWindow(autosave=False, interactive=False)
+    qtbot.addWidget(again)
+    again.restore_window_state(QRect(0, 0, 1920, 1080))
+    again.show()
+    qtbot.waitExposed(again)
+    assert (again.width(), again.height()) == (1500, 860)
+    assert again.split.sizes() == sizes
+    assert not again.findChild(QDockWidget, "TakesDock").isVisible()
+    again.close()
+    # a smaller screen than last time: shrunk to fit
+    third = MainWindow(autosave=False, interactive=False)
+    qtbot.addWidget(third)
+    third.restore_window_state(small)
+    assert third.width() <= 1280 and third.height() <= 720
+    third.shutdown()
+
+
+def test_first_start_on_a_big_screen_is_1600_by_900(qtbot, studio_home):
+    from PySide6.QtCore import QRect
+
+    from app.ui.main_window import MainWindow
+
+    win = MainWindow(autosave=False, interactive=False)
+    qtbot.addWidget(win)
+    win.restore_window_state(QRect(0, 0, 2560, 1440))
+    assert (win.width(), win.height()) == (1600, 900)
+    assert win.x() == (2560 - 1600) // 2
+    win.shutdown()
