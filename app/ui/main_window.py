@@ -705,7 +705,7 @@ class MainWindow(QMainWindow):
             self.doc.timeline.set_selection((t, t + block.shape[0] / lane.layout.columns_per_second))
 
     def delete_range(self) -> None:
-        self._range_patch(lambda lay, s: lay.delete_range(*s), "Delete layout range")
+        self._range_patch(lambda lay, s: lay.delete_range(*s), "Delete events")
 
     def reset_range(self) -> None:
         self._range_patch(lambda lay, s: lay.reset_range(*s), "Reset range to predicted")

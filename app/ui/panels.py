@@ -397,8 +397,10 @@ class TakesPanel(QWidget):
     def refresh(self) -> None:
         lane = self.doc.active_lane
         self.list.clear()
-        if lane is None:
+        if lane is None:  # no clip open: nothing to audition, pick or delete
             self.title.setText("Takes")
+            for b in (self.play, self.ab_btn, self.pick_btn, self.del_btn):
+                b.setEnabled(False)
             return
         self.title.setText(f"Takes — {lane.name}")
         for i, t in enumerate(lane.takes):

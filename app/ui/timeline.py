@@ -30,6 +30,8 @@ SEL_BRUSH = QColor(90, 160, 255, 45)
 SEL_PEN = QColor(110, 170, 255, 160)
 BRUSH_PEN = QColor(255, 255, 255, 210)
 ERASER_PEN = QColor(120, 200, 255, 230)
+# What Edit ▸ Undo / Redo call a stroke of each tool ("Undo Paint").
+STROKE_NAMES = {"brush": "Paint", "eraser": "Erase", "event": "Add event"}
 
 pg.setConfigOptions(antialias=False, imageAxisOrder="col-major", background="#16181c", foreground="#a7adba")
 
@@ -272,7 +274,7 @@ class LayoutBox(pg.ViewBox):
             else:
                 self._last = None
                 self._dab(t, band, ev.modifiers())
-            self._commit_stroke("Event" if tool == "event" else tool.capitalize())
+            self._commit_stroke(STROKE_NAMES[tool])
         else:
             self.doc.timeline.set_selection(None)
             self.doc.timeline.seek(t)
@@ -281,7 +283,7 @@ class LayoutBox(pg.ViewBox):
         p = self.layout.end_stroke()
         self._last = None
         if p is not None:
-            self.doc.undo.push(PatchCommand(self.layout, p, f"{name} stroke", applied=True))
+            self.doc.undo.push(PatchCommand(self.layout, p, name, applied=True))
 
     def mouseDragEvent(self, ev, axis=None):  # noqa: N802
         if ev.button() != Qt.MouseButton.LeftButton:
@@ -321,11 +323,11 @@ class LayoutBox(pg.ViewBox):
             self._preview_range_edit(t)
         if ev.isFinish():
             if self._mode == "paint":
-                self._commit_stroke("Eraser" if tool == "eraser" else "Brush")
+                self._commit_stroke(STROKE_NAMES[tool])
             elif self._mode == "event":
                 lay.begin_stroke()
                 self._stamp_event(t, band, ev.modifiers())
-                self._commit_stroke("Event")
+                self._commit_stroke(STROKE_NAMES["event"])
             elif self._mode in ("move", "stretch"):
                 self._finish_range_edit(t)
             self._mode = None

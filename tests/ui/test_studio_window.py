@@ -125,3 +125,29 @@ def test_first_start_on_a_big_screen_is_1600_by_900(qtbot, studio_home):
     assert (win.width(), win.height()) == (1600, 900)
     assert win.x() == (2560 - 1600) // 2
     win.shutdown()
+
+
+def test_undo_names_the_action_and_takes_buttons_wait_for_a_clip(qtbot, window, silent_clip, mouse):
+    from studio_helpers import open_and_wait
+
+    tp = window.takes_panel
+    assert not any(b.isEnabled() for b in (tp.play, tp.ab_btn, tp.pick_btn, tp.del_btn))
+    open_and_wait(qtbot, window, silent_clip)
+    assert not any(b.isEnabled() for b in (tp.play, tp.ab_btn, tp.pick_btn, tp.del_btn))  # no takes yet
+    doc = window.doc
+    lane = doc.active_lane
+
+    def undo_text() -> str:
+        return window.undo_action.text().replace("&", "")
+
+    doc.tools.set("tool", "brush")
+    mouse.drag(window, lane.id, [(0.5, 2.5), (0.6, 2.5), (0.8, 2.5), (1.0, 2.5)])
+    assert undo_text() == "Undo Paint"
+    doc.tools.set("tool", "event")
+    mouse.click(window, lane.id, 1.4, 2.5)
+    assert undo_text() == "Undo Add event"
+    doc.timeline.set_selection((0, doc.duration))
+    window.delete_range()
+    assert undo_text() == "Undo Delete events"
+    doc.undo.undo()
+    assert window.redo_action.text().replace("&", "") == "Redo Delete events"
