@@ -17,6 +17,15 @@ Rows (``--rows``, comma-separated; ``all`` = every row):
                          (default decay and intensity) at each event's contact frame, over the
                          bands where that event's sound is loud
 - ``ar``                 autoregressive engine (predicted layout), when ``engine.ar`` and its pack exist
+- ``library_*``          the library engine (real recordings placed on the layout), one lane per
+                         sound class of the clip with that class's name as the prompt, lanes mixed
+                         (as an editor dubs a clip); the index without the library's TEST split, so
+                         a test clip's own recordings are never placed:
+                         ``library_true`` (true layout of each class's events), ``library_painted``
+                         (that layout soft-brushed), ``library_event_tool`` (event-tool clicks per
+                         class), ``library_pred`` (predicted layout, the clip's main class as prompt),
+                         ``library_reference`` (true layout, no prompt: a TRAIN recording of each
+                         class as the reference file)
 
 Metrics (means over clips; FAD over the row's whole set):
 onset accuracy (±50 ms) and AP vs the true soundtrack; AA-Align vs the true soundtrack; AV-Align
@@ -75,6 +84,11 @@ ALL_ROWS = (
     "diffusion_painted",
     "diffusion_event_tool",
     "ar",
+    "library_true",
+    "library_painted",
+    "library_event_tool",
+    "library_pred",
+    "library_reference",
 )
 DEFAULT_ROWS = ALL_ROWS
 DEFAULT_N = 16
@@ -92,6 +106,7 @@ COLUMNS = [
     ("odf_wasserstein_s", "ODF W1 (s) ↓", ".3f"),
     ("energy_l1", "energy L1 ↓", ".4f"),
     ("layout_recall_40ms", "layout recall ±40ms ↑", ".3f"),
+    ("layout_recall_20ms", "layout recall ±20ms ↑", ".3f"),
     ("layout_outside_rate", "outside-event onsets ↓", ".3f"),
     ("layout_envelope_corr", "envelope corr ↑", ".3f"),
     ("seconds_per_clip", "s/clip", ".2f"),
@@ -257,6 +272,17 @@ class Engines:
             raise NotAvailable(self._pack_error)
         return self._pack
 
+    def library(self) -> Any:
+        """The library engine over the index without the TEST split (see the module doc)."""
+        if getattr(self, "_library", None) is None:
+            try:
+                from engine.library import load_library
+
+                self._library = load_library(None, layout_pack=self.pack(), exclude_splits=("test",))
+            except Exception as exc:
+                raise NotAvailable(f"library: {getattr(exc, 'message', exc)}") from exc
+        return self._library
+
     def layout_cfg(self) -> LayoutConfig:
         try:
             from engine.packs import find_pack, read_manifest
@@ -276,7 +302,7 @@ class Engines:
                 importlib.import_module("engine.ar")  # (a plain import would rebind `engine`)
             except Exception as exc:
                 raise NotAvailable(f"engine.ar cannot be imported ({exc})") from exc
-        pack = self.ar_pack if engine == "ar" else self.pack()
+        pack = self.ar_pack if engine == "ar" else self.library() if engine == "library" else self.pack()
         if self.layout_guidance is not None:
             changes.setdefault("layout_guidance", self.layout_guidance)
         req = GenerationRequest(video_path=str(clip.video), layout=layout, steps=self.steps, seed=self.seed,
@@ -307,6 +333,65 @@ def _given(e: Engines, c: Clip, layout: AudioLayout) -> tuple[np.ndarray, AudioL
     return e.run(c, "diffusion", layout), layout
 
 
+def class_layouts(clip: Clip, layout: AudioLayout, tail_s: float = 0.1) -> dict[str, AudioLayout]:
+    """``layout`` kept only where each sound class's events sound (one lane per class)."""
+    cps = float(layout.columns_per_second)
+    out: dict[str, AudioLayout] = {}
+    evs = clip.meta.get("events", [])
+    for cls in sorted({e["class"] for e in evs}):
+        mask = np.zeros(layout.n_columns, bool)
+        for ev in (e for e in evs if e["class"] == cls):
+            a = int(np.floor(float(ev["start"]) * cps)) - 1
+            b = int(np.ceil((float(ev["start"]) + float(ev.get("sound_duration", 0.5)) + tail_s) * cps))
+            mask[max(0, a) : max(0, b)] = True
+        out[cls] = AudioLayout((layout.values * mask[:, None]).astype(np.float32), cps)
+    return out
+
+
+def _class_event_tool(clip: Clip) -> dict[str, AudioLayout]:
+    out = {}
+    for cls in sorted({e["class"] for e in clip.meta.get("events", [])}):
+        sub = Clip(clip.id, clip.video, clip.audio, [ev for ev in clip.events if ev[1] == cls], clip.true_layout, clip.meta)
+        out[cls] = event_tool_layout(sub)
+    return out
+
+
+def _prompt(cls: str) -> str:
+    from engine.library.labels import CLASS_WORDS
+
+    return CLASS_WORDS.get(cls, (cls,))[0]
+
+
+def _library_lanes(e: Engines, c: Clip, lanes: dict[str, AudioLayout], target: AudioLayout,
+                   reference: bool = False) -> tuple[np.ndarray, AudioLayout]:
+    """One library-engine lane per class, mixed (peak-limited like the studio's mix)."""
+    mix = np.zeros(len(c.audio), np.float32)
+    for cls, lay in lanes.items():
+        if reference:
+            y = e.run(c, "library", lay, prompt="", reference=_train_reference(e, cls))
+        else:
+            y = e.run(c, "library", lay, prompt=_prompt(cls))
+        n = min(len(mix), len(y))
+        mix[:n] += y[:n]
+    peak = float(np.max(np.abs(mix))) if mix.size else 0.0
+    return (mix * (0.98 / peak) if peak > 0.98 else mix), target
+
+
+def _train_reference(e: Engines, cls: str) -> str:
+    """A TRAIN-split recording of ``cls`` (its original file when it is a whole file)."""
+    lib = e.library()
+    recs = [r for r in lib.index.records if r.cls == cls and r.split == "train" and r.start == 0.0]
+    if not recs:
+        raise NotAvailable(f"no train recording of {cls} to use as a reference")
+    return recs[0].path
+
+
+def _main_class(c: Clip) -> str:
+    from collections import Counter
+
+    return Counter(cls for _, cls in c.events).most_common(1)[0][0] if c.events else ""
+
+
 def _row_functions() -> dict[str, RowFn]:
     return {
         "reference": lambda c, e: (c.audio, c.true_layout),
@@ -318,6 +403,12 @@ def _row_functions() -> dict[str, RowFn]:
         "diffusion_event_tool": lambda c, e: _given(e, c, event_tool_layout(c)),
         "ar": lambda c, e: (e.run(c, "ar", None), None),
         "ar_true": lambda c, e: (e.run(c, "ar", c.true_layout), c.true_layout),
+        "library_true": lambda c, e: _library_lanes(e, c, class_layouts(c, c.true_layout), c.true_layout),
+        "library_painted": lambda c, e: _library_lanes(
+            e, c, {k: painted_like(v) for k, v in class_layouts(c, c.true_layout).items()}, painted_like(c.true_layout)),
+        "library_event_tool": lambda c, e: _library_lanes(e, c, _class_event_tool(c), event_tool_layout(c)),
+        "library_pred": lambda c, e: (e.run(c, "library", None, prompt=_prompt(_main_class(c))), None),
+        "library_reference": lambda c, e: _library_lanes(e, c, class_layouts(c, c.true_layout), c.true_layout, reference=True),
     }
 
 
@@ -368,6 +459,7 @@ def clip_metrics(
     out["energy_l1"] = energy_l1(audio, SR, clip.audio)
     ad = layout_adherence(target_layout, audio, SR)
     out["layout_recall_40ms"] = ad["recall_40ms"]
+    out["layout_recall_20ms"] = ad["recall_20ms"]
     out["layout_outside_rate"] = ad["outside_rate"]
     out["layout_envelope_corr"] = ad["envelope_corr"]
     if classifier is not None and clip.events:

@@ -256,8 +256,12 @@ def generate(request: GenerationRequest, pack: Pack | Any, cancel: CancelToken |
         from engine import ar
 
         return (yield from ar.generate(request, pack, cancel))
+    if request.engine == "library":
+        from engine.library.engine import generate as library_generate
+
+        return (yield from library_generate(request, pack, cancel, cache_dir=cache_dir))
     if request.engine != "diffusion":
-        raise ValueError(f"unknown engine {request.engine!r} (diffusion or ar)")
+        raise ValueError(f"unknown engine {request.engine!r} (diffusion, ar or library)")
     from engine.diffusion.features import clip_features
     from engine.diffusion.sampler import SampleSpec, sample
 

@@ -105,12 +105,15 @@ class GenerationRequest:
     steps: int = 25
     seed: int = 0
     takes: int = 1
-    engine: str = "diffusion"  # or "ar"
+    engine: str = "diffusion"  # or "ar", or "library" (real recordings placed on the layout)
     region: tuple[float, float] | None = None  # seconds; regenerate only this range
     device: str = "auto"
     scheduler: str = "dpm"
     # Existing audio to continue from (extend a take, regenerate after a point): (mono, rate).
     context_audio: tuple[np.ndarray, int] | None = None
+    # A recording whose sound the take should have (the library engine places it and its
+    # nearest library neighbours); a path to WAV/FLAC/OGG/MP3.
+    reference: str | None = None
 
 
 @dataclass(frozen=True)

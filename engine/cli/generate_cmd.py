@@ -24,7 +24,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("video", metavar="VIDEO")
     p.add_argument("-o", "--output", required=True, help="output .mp4/.mov/.mkv (muxed) or .wav/.flac")
-    p.add_argument("--engine", choices=("diffusion", "ar"), default="diffusion")
+    p.add_argument("--engine", choices=("diffusion", "ar", "library"), default="diffusion",
+                   help="diffusion (default), ar, or library: real recordings from the sound library placed on the layout")
+    p.add_argument("--reference", help="library engine: a recording (WAV/FLAC/OGG/MP3) whose sound to use")
+    p.add_argument("--library", help="library engine: index folder (default: $V2A_LIBRARY or the user data folder)")
     p.add_argument("--pack", help="model pack name or folder (default: the starter pack)")
     p.add_argument("--prompt", default="", help="text prompt (e.g. 'footsteps on gravel')")
     p.add_argument("--negative-prompt", default="", help="what to steer away from")
@@ -65,6 +68,10 @@ def take_paths(out: Path, k: int) -> list[Path]:
 
 def load_any_pack(engine: str, pack: str | None, device: str = "cpu"):
     """The pack for an engine: diffusion packs here; the AR engine loads its own."""
+    if engine == "library":
+        from engine.library import load_library
+
+        return load_library(pack)
     if engine == "ar":
         from engine import ar
 
@@ -112,7 +119,9 @@ def run_generate(args: argparse.Namespace) -> int:
 
         layout = load_layout(args.layout)
     t0 = time.perf_counter()
-    pack = load_any_pack(args.engine, args.pack, args.device)
+    if args.reference:
+        _check_reference(Path(args.reference))
+    pack = load_any_pack(args.engine, args.library if args.engine == "library" else args.pack, args.device)
     sampling = getattr(pack, "sampling", {}) or {}
     req = GenerationRequest(
         video_path=str(video),
@@ -129,11 +138,17 @@ def run_generate(args: argparse.Namespace) -> int:
         engine=args.engine,
         device=args.device,
         scheduler=args.scheduler or str(sampling.get("scheduler", "dpm")),
+        reference=args.reference,
     )
     takes = run_with_bar(generate(req, pack, cache_dir=args.cache_dir), quiet=args.quiet)
+    if takes and takes[0].meta.get("notice"):
+        print(f"sound: {takes[0].meta['notice']}")
     for take, o in zip(takes, outs, strict=True):
         write_take(video, take.audio, take.sample_rate, o)
-        print(f"wrote {o} ({take.duration:.2f} s, seed {take.seed})")
+        print(f"wrote {o} ({take.duration:.2f} s, {take.sample_rate / 1000:g} kHz, seed {take.seed})")
+        if take.meta.get("credits"):
+            credits = write_credits(o, take.meta["credits"])
+            print(f"wrote {credits} ({len(take.meta['credits'])} recordings credited)")
     if args.save_layout:
         from engine.audio import save_layout
 
@@ -142,6 +157,37 @@ def run_generate(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"done in {time.perf_counter() - t0:.1f} s")
     return 0
+
+
+def _check_reference(ref: Path) -> None:
+    """A reference must be a decodable recording: one line, exit 2, before any work."""
+    from engine.library.records import read_stretch
+
+    if not ref.is_file():
+        raise MediaError("no such file" if not ref.exists() else "is not a file", ref)
+    try:
+        y, sr = read_stretch(ref, 0.0, 1.0)
+    except MediaError as exc:
+        raise MediaError("reference is not an audio recording", ref) from exc
+    if len(y) == 0:
+        raise MediaError("reference is not an audio recording", ref)
+
+
+def credits_path(out: Path) -> Path:
+    return out.with_name(out.stem + ".credits.txt")
+
+
+def write_credits(out: Path, credits: list[str]) -> Path:
+    """The recordings a take used, with source, license and attribution, next to the output."""
+    from engine.safe_write import atomic_output
+
+    dest = credits_path(out)
+    text = (f"Sound credits for {out.name} (V2A Studio, library engine)\n"
+            "Each line: file (class/subclass) — source: original path — license — attribution\n\n"
+            + "".join(c + "\n" for c in credits))
+    with atomic_output(dest) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return dest
 
 
 def write_take(video: Path, audio, sr: int, out: Path) -> Path:

@@ -1,0 +1,216 @@
+"""The library engine (``--engine library``): real recordings placed on the layout.
+
+Per request: the layout (given, or predicted by the diffusion starter pack's T), the sound
+(a reference file, the prompt, or — with neither — the class the video suggests), candidate
+recordings from the index, then one-shot placement or texture synthesis (engine.library.render).
+Takes are different seeded draws. Output is at the recordings' native rate (44.1/48 kHz when
+the library has them). Every take lists the recordings it used for the export's credits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.errors import MediaError
+from engine.library.index import LibraryError, LibraryIndex, load_index
+from engine.library.labels import CLASS_WORDS, is_sustained, keyword_classes
+from engine.library.records import SoundRecord, read_stretch
+from engine.library.render import Placement, place_events, texture
+from engine.library.search import ClassChoice, choose_class, search, search_audio
+from engine.progress import CancelToken, Job, Progress
+from engine.types import AudioLayout, GenerationRequest, Take
+
+CANDIDATES = 8  # recordings a lane rotates through
+OUTPUT_RATES = (48000, 44100)
+
+
+@dataclass
+class LibraryPack:
+    """What ``load_pack`` is to the neural engines: the index, plus a layout predictor on demand."""
+
+    index: LibraryIndex
+    name: str = "library"
+    engine: str = "library"
+    sampling: dict = field(default_factory=dict)
+    _layout_pack: Any = None
+
+    def layout_pack(self) -> Any:
+        if self._layout_pack is None:
+            from engine.generation import load_pack
+
+            self._layout_pack = load_pack(None)
+        return self._layout_pack
+
+
+def load_library(folder: str | Path | None = None, layout_pack: Any = None,
+                 exclude_splits: tuple[str, ...] = ()) -> LibraryPack:
+    index = load_index(folder)
+    if exclude_splits:
+        index = index.without_splits(exclude_splits)
+    return LibraryPack(index, _layout_pack=layout_pack)
+
+
+@dataclass(frozen=True)
+class SoundChoice:
+    cls: str
+    candidates: list[SoundRecord]
+    how: str  # a sentence for the user: why these recordings
+    scores: list[float] = field(default_factory=list)
+
+
+def reference_record(path: str | Path, cls: str) -> SoundRecord:
+    """A user's reference file as a record (it is itself placed, like a library hit)."""
+    from engine.library.index import _analyse, _resample16, hit_length
+
+    p = Path(path)
+    if not p.is_file():
+        raise MediaError("no such file" if not p.exists() else "is not a file", p)
+    y, sr = read_stretch(p, 0.0, 0.0)
+    if len(y) < 0.02 * sr or float(np.max(np.abs(y))) < 1e-5:
+        raise MediaError("reference has no sound (silent or shorter than 20 ms)", p)
+    dur = min(len(y) / sr, 8.0)
+    onset, loud, bands = _analyse(_resample16(y[: int(dur * sr)], sr))
+    return SoundRecord(
+        id="ref-" + p.stem, path=str(p.resolve()), start=0.0, duration=round(dur, 5), sample_rate=int(sr),
+        cls=cls, subclass="reference", material="", description=f"reference {p.name}", source="reference",
+        license="user's own", attribution=f"reference file {p}", onset=onset, loudness_db=loud, bands=bands,
+        user=True, original=p.name, hit=hit_length(_resample16(y[: int(dur * sr)], sr)),
+    )
+
+
+def _excluded(negative: str) -> set[str]:
+    return set(keyword_classes(negative)) if negative.strip() else set()
+
+
+def choose_sound(index: LibraryIndex, prompt: str, reference: str | None, negative: str = "",
+                 video_class: ClassChoice | None = None) -> SoundChoice:
+    """Which recordings a lane uses (module doc); LibraryError when nothing fits."""
+    banned = _excluded(negative)
+    if reference:
+        ref_p = Path(reference)
+        if not ref_p.is_file():
+            raise MediaError("no such file" if not ref_p.exists() else "is not a file", ref_p)
+        y, sr = read_stretch(ref_p, 0.0, 30.0)
+        hits, vote = search_audio(index, y, sr, k=60)
+        cls = choose_class(index, prompt).cls if prompt.strip() else vote.cls
+        near = [index.records[h.index] for h in hits if h.cls == cls][: CANDIDATES - 1]
+        ref = reference_record(ref_p, cls)
+        how = f"reference {ref_p.name} ({'class from the prompt' if prompt.strip() else 'sounds like'} {cls}) + {len(near)} similar recordings"
+        return SoundChoice(cls, [ref, *near], how)
+    if prompt.strip():
+        choice = choose_class(index, prompt)
+    elif video_class is not None:
+        choice = video_class
+    else:
+        raise LibraryError("no prompt, no reference and no video class to choose a sound with")
+    if choice.cls in banned:
+        raise LibraryError(f"the prompt asks for {choice.cls!r} but the negative prompt excludes it")
+    query = prompt.strip() or CLASS_WORDS.get(choice.cls, (choice.cls,))[0]
+    hits = search(index, query, k=CANDIDATES, cls=choice.cls)
+    if not hits:
+        raise LibraryError(f"the library has no {choice.cls!r} recordings")
+    how = {
+        "words": f"prompt names {choice.cls}",
+        "embedding": f"prompt is closest to {choice.cls}",
+        "video": f"no prompt: using the class the video suggests, {choice.cls}",
+    }.get(choice.how, choice.how)
+    return SoundChoice(choice.cls, [index.records[h.index] for h in hits], how, [h.score for h in hits])
+
+
+def output_rate(candidates: list[SoundRecord]) -> int:
+    """48 kHz if any candidate is recorded at 48 kHz, else 44.1 kHz (never below the source)."""
+    rates = {r.sample_rate for r in candidates}
+    return 48000 if any(r >= 48000 for r in rates) else 44100
+
+
+def render(layout: AudioLayout, choice: SoundChoice, duration: float, seed: int,
+           sample_rate: int | None = None) -> Placement:
+    rng = np.random.default_rng(seed)
+    sr = sample_rate or output_rate(choice.candidates)
+    if is_sustained(choice.cls):
+        return texture(layout, choice.candidates, sr, duration, rng)
+    return place_events(layout, choice.candidates, sr, duration, rng)
+
+
+def video_class(request: GenerationRequest, lib: LibraryPack, layout: AudioLayout,
+                cancel: CancelToken | None, cache_dir: Any) -> Job[ClassChoice]:
+    """The class the video suggests: the evaluation classifier on the diffusion take of the clip."""
+    from dataclasses import replace
+
+    from engine.classifier import load_classifier
+    from engine.generation import generate as neural_generate
+
+    pack = lib.layout_pack()
+    req = replace(request, engine="diffusion", layout=layout, prompt="", takes=1, region=None)
+    takes = yield from neural_generate(req, pack, cancel=cancel, cache_dir=cache_dir)
+    clf = load_classifier()
+    p = clf.predict_file(takes[0].audio, takes[0].sample_rate)
+    names = clf.class_names
+    order = np.argsort(-p)
+    for i in order:  # the best class the library actually holds
+        if names[i] in set(lib.index.classes):
+            return ClassChoice(names[i], float(p[i]), "video")
+    raise LibraryError("the video's class is not in the library")
+
+
+def generate(request: GenerationRequest, lib: LibraryPack, cancel: CancelToken | None = None,
+             cache_dir: Any = None) -> Job[list[Take]]:
+    from engine.media import probe
+
+    if request.takes < 1:
+        raise ValueError("takes must be at least 1")
+    reference = getattr(request, "reference", None)
+    info = probe(request.video_path)
+    duration = float(info.duration)
+    if request.layout is None:
+        from engine.generation import predict_layout
+
+        layout = yield from predict_layout(request.video_path, lib.layout_pack(), cancel=cancel, cache_dir=cache_dir)
+    else:
+        from engine.generation import fit_layout
+
+        layout = request.layout
+        if abs(layout.duration - duration) > 1e-3:
+            layout = fit_layout(layout, duration, lib.layout_pack())
+    vc = None
+    if not request.prompt.strip() and not reference:
+        vc = yield from video_class(request, lib, layout, cancel, cache_dir)
+    choice = choose_sound(lib.index, request.prompt, reference, request.negative_prompt, vc)
+    a, b = 0.0, duration
+    if request.region is not None:
+        a, b = max(0.0, float(request.region[0])), min(duration, float(request.region[1]))
+        if b <= a:
+            raise ValueError(f"empty region {request.region}")
+    takes = []
+    for k in range(int(request.takes)):
+        if cancel is not None:
+            cancel.check()
+        yield Progress("placing recordings", k, int(request.takes))
+        seed = int(request.seed) + k
+        pl = render(layout, choice, duration, seed)
+        from engine.timebase import seconds_to_samples
+
+        s0, s1 = seconds_to_samples(a, pl.sample_rate), seconds_to_samples(b, pl.sample_rate)
+        audio = pl.audio[s0:s1]
+        peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+        if peak > 0.98:  # never clip
+            audio = audio * (0.98 / peak)
+        used = list(dict.fromkeys(pl.used))  # first use order, no duplicates
+        takes.append(Take(
+            audio=audio.astype(np.float32), sample_rate=pl.sample_rate, seed=seed, layout=layout,
+            engine="library",
+            meta={
+                "pack": lib.name, "region": (a, b), "prompt": request.prompt,
+                "negative_prompt": request.negative_prompt, "reference": reference or "",
+                "class": choice.cls, "notice": choice.how,
+                "recordings": [r.to_dict() for r in used],
+                "credits": [r.credit for r in used],
+                "placed_onsets": [t for t in pl.onsets if a <= t < b],
+            },
+        ))
+    yield Progress("placing recordings", int(request.takes), int(request.takes))
+    return takes
