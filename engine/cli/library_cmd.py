@@ -28,6 +28,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("-k", type=int, default=10, help="how many (default 10)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=_search)
+    e = sub.add_parser("export", help="write a portable library (audio included) of N recordings per class")
+    e.add_argument("output", help="folder to write (index.json, embeddings, sounds/, CREDITS.md)")
+    e.add_argument("--per-class", type=int, default=6)
+    e.add_argument("--splits", default="train,val", help="Foley library splits to take from ('' = all)")
+    e.add_argument("--quiet", action="store_true")
+    e.set_defaults(func=_export)
     ls = sub.add_parser("list", help="what the index holds (classes, sources, licenses)")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=_list)
@@ -35,9 +41,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _dir(args) -> Path:
+    """Where build/add write: --index, else $V2A_LIBRARY or the user data folder."""
     from engine.library import default_library_dir
 
     return Path(args.index) if args.index else default_library_dir()
+
+
+def _read_dir(args) -> Path | None:
+    """Where search/list read: --index, else the user's index or the starter library."""
+    return Path(args.index) if args.index else None
+
+
+def _export(args) -> int:
+    from engine.cli.progress_bar import run_with_bar
+    from engine.library import load_index
+    from engine.library.index import export_portable, summary
+
+    splits = tuple(s for s in args.splits.split(",") if s)
+    idx = run_with_bar(export_portable(load_index(_read_dir(args)), args.output, args.per_class, splits), quiet=args.quiet)
+    s = summary(idx)
+    print(f"wrote {s['recordings']} recordings ({s['minutes']} min) in {len(s['classes'])} classes -> {args.output}")
+    return 0
 
 
 def _build(args) -> int:
@@ -53,12 +77,18 @@ def _build(args) -> int:
 
 def _add(args) -> int:
     from engine.cli.progress_bar import run_with_bar
-    from engine.library.index import INDEX_FILE, Skipped, add_folder, load_index
+    from engine.library.index import (
+        INDEX_FILE,
+        Skipped,
+        add_folder,
+        load_index,
+        starter_library_dir,
+    )
 
     d = _dir(args)
-    index = load_index(d) if (d / INDEX_FILE).is_file() else None
-    if index is None:
-        d.mkdir(parents=True, exist_ok=True)
+    # A first `add` starts from the starter library, so its sounds stay available.
+    index = load_index(d) if (d / INDEX_FILE).is_file() else load_index(starter_library_dir())
+    d.mkdir(parents=True, exist_ok=True)
     skipped: list[Skipped] = []
     folder = Path(args.folder)
     before = len(index) if index is not None else 0
@@ -75,7 +105,7 @@ def _search(args) -> int:
     from engine.library import load_index
     from engine.library.search import choose_class, search
 
-    idx = load_index(_dir(args))
+    idx = load_index(_read_dir(args))
     choice = choose_class(idx, args.query)  # one line listing the classes when nothing fits
     hits = search(idx, args.query, k=args.k)
     rows = [
@@ -100,7 +130,7 @@ def _list(args) -> int:
     from engine.library import load_index
     from engine.library.index import summary
 
-    s = summary(load_index(_dir(args)))
+    s = summary(load_index(_read_dir(args)))
     if args.json:
         print(json.dumps(s, indent=1))
         return 0

@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "generate_cmd",
     "train_cmd",
     "pack_cmd",
+    "library_cmd",
     "demo_cmd",
 ]
 

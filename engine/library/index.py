@@ -53,6 +53,20 @@ def default_library_dir(ensure: bool = False) -> Path:
     return p
 
 
+def starter_library_dir() -> Path:
+    """The library shipped with the program (``resources/library``): a few real recordings per
+    class, so the library engine works offline on a fresh install."""
+    from engine.paths import resource_path
+
+    return resource_path("library")
+
+
+def find_library() -> Path:
+    """The user's index when there is one (``v2a library build`` / ``add``), else the starter."""
+    user = default_library_dir()
+    return user if (user / INDEX_FILE).is_file() else starter_library_dir()
+
+
 @dataclass
 class LibraryIndex:
     records: list[SoundRecord]
@@ -94,7 +108,7 @@ class LibraryIndex:
                        "audio": np.ascontiguousarray(self.audio_emb, np.float32)}, str(tmp))
         meta = {
             "version": VERSION,
-            "records": [r.to_dict() for r in self.records],
+            "records": [_portable(r.to_dict(), d) for r in self.records],
             "folders": self.folders,
             "files": {EMB_FILE: {"sha256": _sha256(d / EMB_FILE)}},
             "text_encoder": "minilm-l6-v2",
@@ -104,6 +118,17 @@ class LibraryIndex:
             tmp.write_text(json.dumps(meta, indent=0, ensure_ascii=False))
         self.root = d
         return d / INDEX_FILE
+
+
+def _portable(rec: dict, folder: Path) -> dict:
+    """Paths inside the index folder are stored relative to it (a library that carries its own
+    audio, such as the embedded starter library, works wherever it is unpacked)."""
+    p = Path(rec["path"])
+    try:
+        rec["path"] = p.resolve().relative_to(folder.resolve()).as_posix()
+    except ValueError:
+        pass
+    return rec
 
 
 def _sha256(path: Path) -> str:
@@ -118,13 +143,15 @@ def load_index(folder: str | Path | None = None) -> LibraryIndex:
     """Read and verify an index folder (default: the user's library)."""
     from safetensors.numpy import load_file
 
-    d = Path(folder) if folder is not None else default_library_dir()
+    d = Path(folder) if folder is not None else find_library()
     meta_p = d / INDEX_FILE
     if not meta_p.is_file():
         raise LibraryError("no sound library index here; run `v2a library build` (or `v2a library add DIR`)", d)
     try:
         meta = json.loads(meta_p.read_text())
-        records = [SoundRecord.from_dict(r) for r in meta["records"]]
+        records = [SoundRecord.from_dict({**r, "path": str((d / r["path"]).resolve())
+                                          if not Path(r["path"]).is_absolute() else r["path"]})
+                   for r in meta["records"]]
         want = meta["files"][EMB_FILE]["sha256"]
     except (ValueError, KeyError, TypeError) as exc:
         raise LibraryError(f"library index is damaged ({exc})", meta_p) from exc
@@ -393,3 +420,58 @@ def summary(index: LibraryIndex) -> dict:
         "folders": index.folders,
         "minutes": round(sum(r.duration for r in index.records) / 60.0, 1),
     }
+
+
+def export_portable(index: LibraryIndex, out: str | Path, per_class: int = 6,
+                    splits: tuple[str, ...] = ("train", "val"), cancel: CancelToken | None = None) -> Job[LibraryIndex]:
+    """A library folder that carries its own audio: up to ``per_class`` recordings of each class
+    (varied subclasses and sources first), each stretch written as Ogg Vorbis at its native
+    rate, with the index and a credits file. This is how ``resources/library`` is made."""
+    import soundfile as sf
+
+    d = Path(out)
+    (d / "sounds").mkdir(parents=True, exist_ok=True)
+    by_class: dict[str, list[int]] = {}
+    for i, r in enumerate(index.records):
+        if (not splits or r.split in splits) and r.duration <= 6.0:
+            by_class.setdefault(r.cls, []).append(i)
+    picked: list[int] = []
+    for cls in sorted(by_class):
+        rows = sorted(by_class[cls], key=lambda i: (index.records[i].split != "train", index.records[i].id))
+        chosen: list[int] = []
+        seen: set[tuple[str, str]] = set()
+        for pass_ in range(3):  # new subclass+source, then new subclass, then anything
+            for i in rows:
+                r = index.records[i]
+                key = (r.subclass, r.source) if pass_ == 0 else (r.subclass, "") if pass_ == 1 else (r.id, "")
+                if len(chosen) < per_class and i not in chosen and key not in seen:
+                    chosen.append(i)
+                    seen.add(key)
+        picked += chosen
+    records: list[SoundRecord] = []
+    for j, i in enumerate(picked):
+        if cancel is not None:
+            cancel.check()
+        if j % 20 == 0:
+            yield Progress("writing recordings", j, len(picked))
+        r = index.records[i]
+        y, sr = read_stretch(r.path, r.start, r.duration)
+        dest = d / "sounds" / r.cls / f"{r.id}.ogg"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(dest) as tmp:
+            sf.write(str(tmp), y, sr, format="OGG", subtype="VORBIS")
+        from dataclasses import replace
+
+        records.append(replace(r, path=str(dest.resolve()), start=0.0, duration=round(len(y) / sr, 5)))
+    new = LibraryIndex(records, index.text_emb[picked], index.audio_emb[picked], [], d)
+    new.save(d)
+    lines = ["# Credits of the recordings in this library", "",
+             "Each file keeps its own license; the attribution is the one its package gives.", "",
+             "| file | class | package: original file | license | attribution |", "|---|---|---|---|---|"]
+    for r in records:
+        rel = Path(r.path).relative_to(d.resolve()).as_posix()
+        lines.append(f"| {rel} | {r.cls}/{r.subclass} | {r.source}: {r.original} | {r.license} | {r.attribution.replace('|', '/')} |")
+    with atomic_output(d / "CREDITS.md") as tmp:
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    yield Progress("done", 1, 1)
+    return new
