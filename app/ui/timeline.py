@@ -605,8 +605,9 @@ class TimelineWidget(QWidget):
         r = 1
         for lane in self.doc.project.lanes:
             row = LaneRow(self.doc, lane.id, lane.name)
-            # Few lanes: give each a tall editing surface; many lanes: 70 px each.
-            row.setMinimumHeight(max(70, 180 // max(1, len(self.doc.project.lanes))))
+            # Lanes share the spare height (row stretch); the minimum keeps one lane at 120 px
+            # and several at 40 px each, so the window still fits a 720-pixel-high screen.
+            row.setMinimumHeight(max(40, 120 // max(1, len(self.doc.project.lanes))))
             row.setXLink(self.ruler)
             self.lane_rows[lane.id] = row
             self.glw.ci.addItem(row, row=r, col=0)
@@ -618,6 +619,9 @@ class TimelineWidget(QWidget):
         gl = self.glw.ci.layout
         for i in range(r):
             gl.setRowStretchFactor(i, 3 if 1 <= i <= len(self.lane_rows) else 0)
+        # The graphics scene does not pass its rows' minimum heights on to the widget: without
+        # this a short window (1280×720) pushed the Take mel and Mix rows out of sight.
+        self.setMinimumHeight(int(sum(row.minimumHeight() for row in self.rows()) + 2 * r + 4))
         self._apply_limits()
         self._on_view(*self.doc.timeline.visible)
         self._on_playhead(self.doc.timeline.playhead)

@@ -175,6 +175,20 @@ class ToolBar(QWidget):
         t.changed.connect(lambda _n: self.refresh())
         self.refresh()
 
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        # As tall as the rows the current width needs: the splitter and the layout above size
+        # the timeline from this, and a one-row minimum let the rows eat into the timeline.
+        m = self.flow.minimumSize()
+        return QSize(m.width(), self.flow.heightForWidth(max(self.width(), m.width())))
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return self.minimumSizeHint()
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802
+        super().resizeEvent(ev)
+        if ev.size().width() != ev.oldSize().width():
+            self.updateGeometry()  # another width may need another number of rows
+
     def controls(self) -> list[QWidget]:
         """Every control and label the editor needs to see (tests check they fit)."""
         return [*self.buttons.values(), self.size_t, self.size_b, self.intensity, self.soft, self.decay,

@@ -6,7 +6,7 @@ import math
 import time
 
 import numpy as np
-from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -145,11 +145,17 @@ class LevelMeter(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setFixedSize(150, 14)
+        # 150 px where there is room; narrower on a 1280-pixel screen with both docks open.
+        self.setFixedHeight(14)
+        self.setMinimumWidth(70)
+        self.setMaximumWidth(150)
         self.db = -90.0
         self.hold = -90.0
         self._hold_t = 0.0
         self.setToolTip("Output level (dBFS)")
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return QSize(150, 14)
 
     def set_level(self, peak: float) -> None:
         db = 20 * math.log10(max(peak, 1e-5))
@@ -352,6 +358,25 @@ def transport_icon(kind: str, size: int = 32) -> QIcon:
     return QIcon(pm)
 
 
+class ElidedLabel(QLabel):
+    """A one-line label that ends in … when the window is too narrow for all of it (the
+    full text stays in the tool tip), rather than widening the window."""
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        return QSize(24, super().minimumSizeHint().height())
+
+    def setText(self, text: str) -> None:  # noqa: N802
+        super().setText(text)
+        self.setToolTip(text)
+
+    def paintEvent(self, _ev) -> None:  # noqa: N802
+        p = QPainter(self)
+        p.setPen(self.palette().color(self.foregroundRole()))
+        shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width())
+        p.drawText(self.contentsRect(), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), shown)
+        p.end()
+
+
 class TransportBar(QWidget):
     def __init__(self, doc: StudioDocument, playback: PlaybackController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -384,10 +409,8 @@ class TransportBar(QWidget):
         f.setPointSize(15)
         self.tc.setFont(f)
         lay.addWidget(self.tc)
-        self.frame_lbl = QLabel("")
+        self.frame_lbl = ElidedLabel("")
         self.frame_lbl.setObjectName("Dim")
-        # May be clipped on a narrow window rather than widen it past a 1280-pixel screen.
-        self.frame_lbl.setMinimumWidth(1)
         lay.addWidget(self.frame_lbl)
         self.speed_lbl = QLabel("")
         self.speed_lbl.setObjectName("Shuttle")

@@ -69,8 +69,13 @@ def test_every_tool_bar_control_is_on_screen(qtbot, window, clip, size):
         assert w.isVisible(), w
         assert win_rect.contains(r), (w, r)
         assert tools_rect.contains(r.translated(-window.tools.mapTo(window, tools_rect.topLeft()))), (w, r)
-    # the timeline keeps a usable editing surface under the tool bar
-    assert window.timeline.height() >= 200
+    # the timeline keeps every row on screen under the tool bar: lane, Take mel and Mix
+    glw = window.timeline.glw
+    assert window.timeline.height() >= window.timeline.minimumHeight()
+    assert window.tools.height() >= window.tools.flow.heightForWidth(window.tools.width())
+    bottom = glw.mapFromScene(window.timeline.wave_row.sceneBoundingRect().bottomLeft()).y()
+    assert bottom <= glw.viewport().height() + 1
+    assert window.timeline.lane_rows[window.doc.active_lane.id].sceneBoundingRect().height() >= 60
     assert window.tools.snap.currentText() == "frames"
 
 
