@@ -26,7 +26,7 @@ from engine.timebase import seconds_to_samples
 from engine.types import AudioLayout
 
 NEPERS_PER_UNIT = LayoutConfig().norm_max - LayoutConfig().norm_min  # layout value -> log amplitude
-MAX_EQ_DB = 12.0
+MAX_EQ_DB = 6.0
 FADE_BEFORE_NEXT_S = 0.012  # the tail is gone this long before the next hit
 RELEASE_S = 0.15  # a tail may ring this long past the layout's event end
 FADE_OUT_S = 0.08
