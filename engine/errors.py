@@ -22,6 +22,16 @@ class MediaError(V2AError):
     """A media file is missing, unreadable, truncated, empty or has no usable stream."""
 
 
+class MediaWarning(UserWarning):
+    """Media that decoded only in part (damaged packets skipped): the result is usable, but the
+    user should know. ``str()`` is one line naming the file, like ``V2AError``."""
+
+    def __init__(self, problem: str, path: str | Path | None = None) -> None:
+        self.problem = problem
+        self.path = None if path is None else str(path)
+        super().__init__(f"{self.path}: {problem}" if self.path else problem)
+
+
 class OutputError(V2AError):
     """An output path is unusable (would overwrite the input, directory missing, ...)."""
 

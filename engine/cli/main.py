@@ -11,8 +11,9 @@ import argparse
 import importlib
 import importlib.util
 import sys
+import warnings
 
-from engine.errors import Cancelled, V2AError
+from engine.errors import Cancelled, MediaWarning, V2AError
 
 # Order is the order shown in --help.
 COMMAND_MODULES = [
@@ -41,6 +42,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warnings(show):
+    """``warnings.showwarning`` that prints engine warnings (damaged media decoded in part) as
+    one line, like errors, and hands every other warning to ``show``."""
+
+    def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+        if issubclass(category, MediaWarning):
+            print(f"v2a: warning: {message}", file=sys.stderr)
+        else:
+            show(message, category, filename, lineno, file, line)
+
+    return show_warning
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -48,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 1
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warnings(warnings.showwarning)
+            return int(args.func(args) or 0)
     except Cancelled:
         print("v2a: cancelled", file=sys.stderr)
         return 130

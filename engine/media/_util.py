@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import av
@@ -79,3 +79,21 @@ def open_input(path: str | Path) -> Iterator[av.container.InputContainer]:
         raise MediaError(describe_av_error(exc, p), p) from exc
     finally:
         container.close()
+
+
+def decode_skipping(
+    container: av.container.InputContainer,
+    stream: av.stream.Stream,
+    on_skip: Callable[[av.Packet, av.FFmpegError], None],
+) -> Iterator[av.frame.Frame]:
+    """``container.decode(stream)`` that skips packets the decoder rejects, reporting each to
+    ``on_skip``: one damaged packet must not make a whole stream unreadable (a real AVI with
+    AC-3 audio decodes 351 of its 352 frames this way). Demuxer errors still raise."""
+    for packet in container.demux(stream):
+        try:
+            frames = packet.decode()
+        except av.FFmpegError as exc:
+            if packet.size:  # the empty flushing packet holds no media of its own
+                on_skip(packet, exc)
+            continue
+        yield from frames

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import av
 import numpy as np
 
-from engine.errors import MediaError, OutputError
-from engine.media._util import describe_av_error, open_input
+from engine.errors import MediaError, MediaWarning, OutputError
+from engine.media._util import decode_skipping, describe_av_error, open_input
 from engine.safe_write import atomic_output
 
 _MINUS_3DB = 1.0 / math.sqrt(2.0)  # 0.707: ITU-R BS.775 weight for centre and surrounds
@@ -80,7 +81,12 @@ def _decode_stream(
     p: Path, stream_index: int
 ) -> tuple[np.ndarray, int, list[str], float | None, float | None]:
     """All samples of one audio stream: ([n, ch] float32, rate, channel names,
-    first sample time in seconds, video start in seconds or None)."""
+    first sample time in seconds, video start in seconds or None).
+
+    Packets the decoder rejects are skipped and their time filled with silence (from the
+    timestamps around them), with one ``MediaWarning``; only a stream where nothing decodes
+    is refused.
+    """
     with open_input(p) as container:
         audio_streams = list(container.streams.audio)
         if not audio_streams:
@@ -101,31 +107,88 @@ def _decode_stream(
         names: list[str] = []
         first_t = None
         written = 0  # samples placed so far
+        skipped: list[av.FFmpegError | None] = []  # None: a frame of the wrong format
+        bad_end: float | None = None  # end time of the latest skipped packet, when known
+        pending = False  # packets skipped since the last decoded frame
+        filled = 0  # samples of silence standing in for skipped packets
+
+        def skip(packet: av.Packet, exc: av.FFmpegError) -> None:
+            nonlocal first_t, bad_end, pending
+            skipped.append(exc)
+            pending = True
+            if packet.pts is not None and packet.time_base is not None:
+                t0 = float(packet.pts * packet.time_base)
+                if first_t is None:
+                    first_t = t0  # a bad first packet still marks where the sound starts
+                bad_end = t0 + float((packet.duration or 0) * packet.time_base)
+
         try:
-            for frame in container.decode(s):
+            for frame in decode_skipping(container, s, skip):
                 data = _frame_to_float(frame)  # [ch, n]
                 if rate is None:
                     rate = int(frame.sample_rate)
                     names = [c.name for c in frame.layout.channels]
-                    if frame.pts is not None and frame.time_base is not None:
-                        first_t = float(frame.pts * frame.time_base)
-                elif first_t is not None and frame.pts is not None and frame.time_base is not None:
-                    # place each frame at its timestamp: gaps become silence, overlaps are
-                    # dropped, so later sound stays in sync with the picture
-                    expected = int(round((float(frame.pts * frame.time_base) - first_t) * rate))
+                elif int(frame.sample_rate) != rate or data.shape[0] != len(names):
+                    # garbage that parsed as a frame of another format (or a mid-stream format
+                    # switch, which this reader does not follow): skip it like a bad packet
+                    skipped.append(None)
+                    pending = True
+                    continue
+                ft = None
+                if frame.pts is not None and frame.time_base is not None:
+                    ft = float(frame.pts * frame.time_base)
+                if first_t is None:
+                    first_t = ft
+                elif ft is not None:
+                    # place each frame at its timestamp: gaps (skipped packets too) become
+                    # silence, overlaps are dropped, so later sound stays in sync
+                    expected = int(round((ft - first_t) * rate))
                     gap = expected - written
                     tol = max(32, rate // 500)  # 2 ms: timestamp rounding is not a gap
                     if gap > tol:
                         chunks.append(np.zeros((data.shape[0], gap), np.float32))
                         written += gap
+                        if pending:
+                            filled += gap
                     elif gap < -tol:
                         data = data[:, -gap:]
+                pending = False
                 chunks.append(data)
                 written += data.shape[1]
         except av.FFmpegError as exc:
             raise MediaError(describe_av_error(exc, p), p) from exc
         if rate is None:
+            if skipped:
+                n = len(skipped)
+                cause = describe_av_error(skipped[0], p) if skipped[0] is not None else ""
+                raise MediaError(
+                    f"audio damaged beyond decoding: no packet decodes ({n} tried"
+                    f"{'; ' + cause if cause else ''})",
+                    p,
+                )
             raise MediaError("audio stream has no decodable samples", p)
+        if pending and bad_end is not None and first_t is not None and chunks:
+            # the stream ends in skipped packets: keep their time as silence too, up to the
+            # stream's stated end when that is near (a parser may merge the last packets)
+            end = bad_end
+            if s.duration and s.time_base is not None:
+                stated = float(((s.start_time or 0) + s.duration) * s.time_base)
+                if bad_end < stated <= bad_end + 1.0:
+                    end = stated
+            gap = int(round((end - first_t) * rate)) - written
+            if gap > 0:
+                chunks.append(np.zeros((chunks[-1].shape[0], gap), np.float32))
+                filled += gap
+        if skipped:
+            n = len(skipped)
+            warnings.warn(
+                MediaWarning(
+                    f"skipped {n} undecodable audio packet{'s' if n != 1 else ''} "
+                    f"({1000.0 * filled / rate:.0f} ms filled with silence)",
+                    p,
+                ),
+                stacklevel=3,
+            )
         data = np.concatenate(chunks, axis=1).T if chunks else np.zeros((0, len(names)), np.float32)
         return np.ascontiguousarray(data, dtype=np.float32), rate, names, first_t, video_start
 
