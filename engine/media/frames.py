@@ -9,15 +9,16 @@ source rate, variable rate and non-zero start times, and never stretches indices
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 
-from engine.errors import MediaError
-from engine.media._util import describe_av_error, open_input
+from engine.errors import MediaError, MediaWarning
+from engine.media._util import decode_skipping, describe_av_error, open_input
 from engine.media.probe import probe
 from engine.timebase import Rate, as_fraction
 from engine.types import MediaInfo, VideoStreamInfo
@@ -92,7 +93,12 @@ def _frame_time(
 
 
 def _decode_from(
-    container, stream, origin: float, t: float, step: float
+    container,
+    stream,
+    origin: float,
+    t: float,
+    step: float,
+    on_skip: Callable[[av.Packet, av.FFmpegError], None],
 ) -> Iterator[av.VideoFrame]:
     """Decoded frames starting at or before ``t`` (seconds from the video start).
 
@@ -108,10 +114,17 @@ def _decode_from(
             # the very start: aim a second before the first timestamp (coarse demuxers land
             # on the first keyframe *after* an exact target)
             ts = int(stream.start_time or 0) - int(round(1 / stream.time_base))
+            try:
+                container.seek(ts, stream=stream, backward=True, any_frame=False)
+            except av.FFmpegError:
+                # AVI refuses a target before its first timestamp (EPERM): seek to that one
+                container.seek(
+                    int(stream.start_time or 0), stream=stream, backward=True, any_frame=False
+                )
         else:
             ts = int(round((origin + seek_t) / stream.time_base))
-        container.seek(ts, stream=stream, backward=True, any_frame=False)
-        frames = container.decode(stream)
+            container.seek(ts, stream=stream, backward=True, any_frame=False)
+        frames = decode_skipping(container, stream, on_skip)
         first = next(frames, None)
         if first is None:
             if seek_t <= 0.0:
@@ -120,6 +133,42 @@ def _decode_from(
         elif seek_t <= 0.0 or _frame_time(first, stream, origin, None, step) <= t + _EPS:
             return itertools.chain([first], frames)
         backoff = max(1.0, 2 * backoff)
+
+
+class _Skips:
+    """Video packets the decoder rejected: counted, reported once as a ``MediaWarning``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.count = 0
+        self.first: av.FFmpegError | None = None
+        self.warned = False
+
+    def __call__(self, packet: av.Packet, exc: av.FFmpegError) -> None:
+        self.count += 1
+        self.first = self.first or exc
+
+    def warn(self) -> None:
+        if self.count and not self.warned:
+            self.warned = True
+            n = self.count
+            warnings.warn(
+                MediaWarning(
+                    f"skipped {n} undecodable video packet{'s' if n != 1 else ''} "
+                    "(the last good frame is shown in their place)",
+                    self.path,
+                ),
+                stacklevel=3,
+            )
+
+    def nothing_decoded(self) -> MediaError:
+        if self.first is None:
+            return MediaError("no video frame could be decoded", self.path)
+        cause = describe_av_error(self.first, self.path)
+        return MediaError(
+            f"video damaged beyond decoding: no packet decodes ({self.count} tried; {cause})",
+            self.path,
+        )
 
 
 def _require_video(info: MediaInfo, path: Path) -> VideoStreamInfo:
@@ -163,6 +212,7 @@ def read_frames(
     targets = [start + float(Fraction(k) / rate) for k in range(n)]
     convert = _Converter(v, size, crop)
     step = 1.0 / float(v.fps)
+    skips = _Skips(p)
     with open_input(p) as container:
         s = _open_video_stream(container, v)
         origin = v.start_time
@@ -170,11 +220,12 @@ def read_frames(
         current = None  # the latest decoded frame not after the next target
         prev_t = None
         try:
-            # from a start > 0: the keyframe at or before the first target, decode forward
+            # from a start > 0: the keyframe at or before the first target, decode forward.
+            # Damaged packets are skipped: their targets get the last good frame.
             decoded = (
-                _decode_from(container, s, origin, start, step)
+                _decode_from(container, s, origin, start, step, skips)
                 if start > 0
-                else container.decode(s)
+                else decode_skipping(container, s, skips)
             )
             for frame in decoded:
                 t = _frame_time(frame, s, origin, prev_t, step)
@@ -188,8 +239,10 @@ def read_frames(
                 current = frame
         except av.FFmpegError as exc:
             raise MediaError(describe_av_error(exc, p), p) from exc
+        finally:
+            skips.warn()
         if current is None:
-            raise MediaError("no video frame could be decoded", p)
+            raise skips.nothing_decoded()
         rgb = convert(current) if k < n else None
         while k < n:  # the last frame stays on screen until the end
             yield targets[k], rgb
@@ -242,6 +295,7 @@ class VideoReader:
         except av.FFmpegError as exc:
             raise MediaError(describe_av_error(exc, self.path), self.path) from exc
         self._stream = _open_video_stream(self._container, self.video)
+        self.skipped = _Skips(self.path)  # damaged packets: the last good frame stays shown
         self._decoder = None
         self._cur: tuple[float, av.VideoFrame] | None = None  # last frame handed out/decoded
         self._next: tuple[float, av.VideoFrame] | None = None  # decoded but not yet shown
@@ -264,6 +318,8 @@ class VideoReader:
             return None
         except av.FFmpegError as exc:
             raise MediaError(describe_av_error(exc, self.path), self.path) from exc
+        finally:
+            self.skipped.warn()  # once per reader, at the first damaged packet
         prev = None if self._cur is None else self._cur[0]
         t = _frame_time(
             frame, self._stream, self.video.start_time, prev, 1.0 / float(self.video.fps)
@@ -278,6 +334,7 @@ class VideoReader:
                 self.video.start_time,
                 max(0.0, t),
                 1.0 / float(self.video.fps),
+                self.skipped,
             )
         except av.FFmpegError as exc:
             raise MediaError(describe_av_error(exc, self.path), self.path) from exc
@@ -315,7 +372,7 @@ class VideoReader:
             self._seek(0.0)
             self._cur = self._decode_next()
             if self._cur is None:
-                raise MediaError("no video frame could be decoded", self.path)
+                raise self.skipped.nothing_decoded()
         self._cache = (self._cur[0], self._convert(self._cur[1]))
         return self._cache
 
