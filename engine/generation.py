@@ -177,8 +177,12 @@ def _run_layout_predictor(pack: Pack, feats) -> np.ndarray:
 
 
 def layout_for_clip(pack: Pack, feats) -> AudioLayout:
-    """The predicted layout resized to the pack's grid for the clip's duration."""
+    """The predicted layout resized to the pack's grid for the clip's duration; silent where
+    the picture is still (``still_mask``: T hears sound in a frozen image otherwise)."""
+    from engine.diffusion.features import still_mask
+
     values = _run_layout_predictor(pack, feats)
+    values[still_mask(feats)] = 0.0
     return fit_layout(AudioLayout(values, feats.frame_rate), feats.duration, pack)
 
 
