@@ -86,7 +86,6 @@ def load_any_pack(engine: str, pack: str | None, device: str = "cpu"):
 
 def run_generate(args: argparse.Namespace) -> int:
     from engine.cli.progress_bar import run_with_bar
-    from engine.generation import generate
     from engine.safe_write import check_output_path
     from engine.types import GenerationRequest
 
@@ -140,6 +139,10 @@ def run_generate(args: argparse.Namespace) -> int:
         scheduler=args.scheduler or str(sampling.get("scheduler", "dpm")),
         reference=args.reference,
     )
+    if args.engine == "library":  # straight to the engine: a given layout needs no torch at all
+        from engine.library.engine import generate
+    else:
+        from engine.generation import generate
     takes = run_with_bar(generate(req, pack, cache_dir=args.cache_dir), quiet=args.quiet)
     if takes and takes[0].meta.get("notice"):
         print(f"sound: {takes[0].meta['notice']}")

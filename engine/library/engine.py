@@ -157,6 +157,22 @@ def video_class(request: GenerationRequest, lib: LibraryPack, layout: AudioLayou
     raise LibraryError("the video's class is not in the library")
 
 
+def fit_to_duration(layout: AudioLayout, duration: float) -> AudioLayout:
+    """A layout of any length stretched over the clip at its own column rate (the neural packs'
+    ``fit_layout`` resamples to their grid; placement needs no grid, and no torch)."""
+    from engine.audio.layout import resize_layout
+    from engine.errors import LayoutError
+    from engine.timebase import columns_for
+
+    v = np.asarray(layout.values, np.float32)
+    if v.ndim != 2 or v.shape[0] == 0 or not np.all(np.isfinite(v)):
+        raise LayoutError(f"layout must be a finite [time, bands] array, got shape {v.shape}")
+    if abs(layout.duration - duration) <= 1e-3 or duration <= 0:
+        return layout
+    m = columns_for(duration, layout.columns_per_second)
+    return AudioLayout(np.clip(resize_layout(v, m, v.shape[1]), 0, 1).astype(np.float32), m / duration)
+
+
 def generate(request: GenerationRequest, lib: LibraryPack, cancel: CancelToken | None = None,
              cache_dir: Any = None) -> Job[list[Take]]:
     from engine.media import probe
@@ -171,11 +187,7 @@ def generate(request: GenerationRequest, lib: LibraryPack, cancel: CancelToken |
 
         layout = yield from predict_layout(request.video_path, lib.layout_pack(), cancel=cancel, cache_dir=cache_dir)
     else:
-        from engine.generation import fit_layout
-
-        layout = request.layout
-        if abs(layout.duration - duration) > 1e-3:
-            layout = fit_layout(layout, duration, lib.layout_pack())
+        layout = fit_to_duration(request.layout, duration)
     vc = None
     if not request.prompt.strip() and not reference:
         vc = yield from video_class(request, lib, layout, cancel, cache_dir)

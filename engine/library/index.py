@@ -205,15 +205,47 @@ def _record_text(rec: SoundRecord) -> str:
     return f"{rec.description}. {words}, {rec.subclass.replace('_', ' ')}"
 
 
-def _embed(records: list[SoundRecord], audios16: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    from engine.classifier import load_classifier
+class _AudioEmbedder:
+    """Classifier embeddings computed in batches while a folder is scanned, so building an index
+    holds at most one batch of decoded audio (memory stays flat with the library's size)."""
+
+    BATCH = 64
+
+    def __init__(self) -> None:
+        self.pending: list[np.ndarray] = []
+        self.done: list[np.ndarray] = []
+        self._clf = None
+
+    def add(self, y16: np.ndarray) -> None:
+        self.pending.append(y16)
+        if len(self.pending) >= self.BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        if self._clf is None:
+            from engine.classifier import load_classifier
+
+            self._clf = load_classifier()
+        e = self._clf.embed(self.pending, ANALYSIS_RATE)
+        self.done.append(e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-9))
+        self.pending = []
+
+    def result(self) -> np.ndarray:
+        self.flush()
+        return np.concatenate(self.done).astype(np.float32) if self.done else np.zeros((0, 1), np.float32)
+
+
+def _embed(records: list[SoundRecord], audio: _AudioEmbedder) -> tuple[np.ndarray, np.ndarray]:
     from engine.text import encode_text
 
-    text = encode_text([_record_text(r) for r in records]) if records else np.zeros((0, 384), np.float32)
-    clf = load_classifier()
-    audio = clf.embed(audios16, ANALYSIS_RATE) if audios16 else np.zeros((0, 1), np.float32)
-    audio = audio / np.maximum(np.linalg.norm(audio, axis=1, keepdims=True), 1e-9)
-    return np.asarray(text, np.float32), np.asarray(audio, np.float32)
+    text = np.zeros((0, 384), np.float32)
+    texts = [_record_text(r) for r in records]
+    parts = [encode_text(texts[i : i + 256]) for i in range(0, len(texts), 256)]
+    if parts:
+        text = np.concatenate(parts)
+    return np.asarray(text, np.float32), audio.result()
 
 
 def _resample16(y: np.ndarray, sr: int) -> np.ndarray:
@@ -284,7 +316,7 @@ def build_index(data_root: str | Path, out: str | Path | None = None, keep_user:
     rows = read_manifest(manifest)
     out_d = Path(out) if out is not None else default_library_dir(ensure=True)
     records: list[SoundRecord] = []
-    audios: list[np.ndarray] = []
+    audios = _AudioEmbedder()
     for i, row in enumerate(rows):
         if cancel is not None:
             cancel.check()
@@ -306,7 +338,7 @@ def build_index(data_root: str | Path, out: str | Path | None = None, keep_user:
             loudness_db=round(loud, 2), bands=bands, original=str(row.get("original_path", "")),
             hit=round(hit_length(y16), 4), split=str(row.get("split", "")),
         ))
-        audios.append(y16)
+        audios.add(y16)
     folders: list[str] = []
     if keep_user and (out_d / INDEX_FILE).is_file():
         try:
@@ -348,7 +380,7 @@ def add_folder(index: LibraryIndex | None, folder: str | Path, cancel: CancelTok
     key = str(d)
     files = scan_folder(d)
     recs: list[SoundRecord] = []
-    audios: list[np.ndarray] = []
+    audios = _AudioEmbedder()
     skipped = skipped if skipped is not None else []
     for i, p in enumerate(files):
         if cancel is not None:
@@ -384,7 +416,7 @@ def add_folder(index: LibraryIndex | None, folder: str | Path, cancel: CancelTok
                 onset=round(onset, 4), loudness_db=round(loud, 2), bands=bands, user=True, original=rel,
                 hit=round(hit_length(y16), 4),
             ))
-            audios.append(y16)
+            audios.add(y16)
     yield Progress("embedding", 0, 1)
     text, audio = _embed(recs, audios)
     if index is None:

@@ -37,7 +37,7 @@ class ClassChoice:
 
 def class_embeddings(index: LibraryIndex) -> dict[str, np.ndarray]:
     if index._class_emb is None:
-        from engine.text import encode_text
+        from engine.text_numpy import encode_text_numpy as encode_text
 
         classes = index.classes
         emb = encode_text([class_text(c) for c in classes]) if classes else np.zeros((0, 384), np.float32)
@@ -49,7 +49,7 @@ def rank_classes(index: LibraryIndex, prompt: str, query: np.ndarray | None = No
     """Every class of the library, best first, for a prompt."""
     cemb = class_embeddings(index)
     if query is None:
-        from engine.text import encode_text
+        from engine.text_numpy import encode_text_numpy as encode_text
 
         query = encode_text(prompt)[0]
     kw = keyword_classes(prompt)
@@ -79,7 +79,7 @@ def choose_class(index: LibraryIndex, prompt: str) -> ClassChoice:
 def search(index: LibraryIndex, prompt: str, k: int = 10, cls: str | None = None) -> list[Hit]:
     """Recordings for a prompt, best first (within ``cls`` when given, else the best class's,
     then the rest by similarity)."""
-    from engine.text import encode_text
+    from engine.text_numpy import encode_text_numpy as encode_text
 
     q = encode_text(prompt)[0]
     ranked = rank_classes(index, prompt, q)

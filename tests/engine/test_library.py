@@ -325,3 +325,32 @@ def test_reference_file_is_placed_itself(library, tmp_path, cfr_clip):
     assert take.meta["recordings"][0]["path"] == str(ref.resolve())
     assert take.sample_rate == 48000  # the reference's native rate
     assert "reference my_knock.wav" in take.meta["notice"]
+
+
+def test_numpy_text_encoder_matches_the_torch_one():
+    from engine.text import encode_text
+    from engine.text_numpy import encode_text_numpy
+
+    texts = ["footsteps on gravel", "a heavy wooden door slams shut in an empty hall", "x"]
+    assert np.abs(encode_text_numpy(texts) - encode_text(texts)).max() < 1e-5
+
+
+def test_library_search_and_placement_never_load_torch(tmp_path):
+    """Prompted library generation with a given layout runs without torch (memory, start-up)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from engine.library.index import load_index, starter_library_dir\n"
+        "from engine.library.engine import choose_sound, render\n"
+        "from engine.types import AudioLayout\n"
+        "idx = load_index(starter_library_dir())\n"
+        "v = np.zeros((100, 5), np.float32); v[10:14] = 0.6; v[40:44] = 0.6\n"
+        "pl = render(AudioLayout(v, 25.0), choose_sound(idx, 'footsteps on gravel', None), 4.0, 0)\n"
+        "assert len(pl.onsets) == 2, pl.onsets\n"
+        "print('torch' in sys.modules, 'transformers' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[2])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False"]
