@@ -17,6 +17,9 @@ Rows (``--rows``, comma-separated; ``all`` = every row):
                          (default decay and intensity) at each event's contact frame, over the
                          bands where that event's sound is loud
 - ``ar``                 autoregressive engine (predicted layout), when ``engine.ar`` and its pack exist
+- ``diffusion_true_random_phase`` the control: the same mels, Griffin-Lim from random phase
+- ``diffusion_true_exemplar_phase`` diffusion with the true layout, but Griffin-Lim starts from the
+                         phase of the library engine's placement on that layout (not random phase)
 - ``library_*``          the library engine (real recordings placed on the layout), one lane per
                          sound class of the clip with that class's name as the prompt, lanes mixed
                          (as an editor dubs a clip); the index without the library's TEST split, so
@@ -319,6 +322,7 @@ class Engines:
                 raise NotAvailable(f"{engine}: {getattr(exc, 'message', exc)}") from exc
             raise
         take = takes[0]
+        self.last_take = take
         audio = np.asarray(take.audio, np.float32)
         if take.sample_rate != SR:
             audio = resample(audio, take.sample_rate, SR)
@@ -386,6 +390,20 @@ def _train_reference(e: Engines, cls: str) -> str:
     return recs[0].path
 
 
+def _exemplar_phase(e: Engines, c: Clip, exemplar: bool = True) -> tuple[np.ndarray, AudioLayout]:
+    """Diffusion with the true layout, vocoded by Griffin-Lim (32 iterations) started from the
+    phase of the library engine's placement of real recordings on the same layout, or (the
+    control, ``exemplar=False``) from random phase (issue 19's vocoder test)."""
+    from engine.audio.mel import MelConfig as _Mel
+
+    placed = _library_lanes(e, c, class_layouts(c, c.true_layout), c.true_layout)[0] if exemplar else None
+    e.run(c, "diffusion", c.true_layout)
+    log_mel = np.asarray(e.last_take.meta["log_mel"], np.float32)
+    y = griffin_lim(log_mel, _Mel(), n_iter=32, seed=e.seed, init_audio=placed)
+    n = len(c.audio)
+    return np.pad(y[:n], (0, max(0, n - len(y)))), c.true_layout
+
+
 def _main_class(c: Clip) -> str:
     from collections import Counter
 
@@ -409,6 +427,8 @@ def _row_functions() -> dict[str, RowFn]:
         "library_event_tool": lambda c, e: _library_lanes(e, c, _class_event_tool(c), event_tool_layout(c)),
         "library_pred": lambda c, e: (e.run(c, "library", None, prompt=_prompt(_main_class(c))), None),
         "library_reference": lambda c, e: _library_lanes(e, c, class_layouts(c, c.true_layout), c.true_layout, reference=True),
+        "diffusion_true_exemplar_phase": _exemplar_phase,
+        "diffusion_true_random_phase": lambda c, e: _exemplar_phase(e, c, exemplar=False),
     }
 
 

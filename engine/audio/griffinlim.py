@@ -63,9 +63,13 @@ def _stft(y: np.ndarray, cfg: MelConfig, n_frames: int, win: np.ndarray) -> np.n
 
 
 def griffin_lim(
-    mel: np.ndarray, cfg: MelConfig = MelConfig(), n_iter: int = 32, momentum: float = 0.99, seed: int = 0, is_log: bool = True
+    mel: np.ndarray, cfg: MelConfig = MelConfig(), n_iter: int = 32, momentum: float = 0.99, seed: int = 0, is_log: bool = True,
+    init_audio: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Waveform (float32, length T*hop, peak <= 1) from a log-mel [T, n_mels] made by ``log_mel``."""
+    """Waveform (float32, length T*hop, peak <= 1) from a log-mel [T, n_mels] made by ``log_mel``.
+
+    ``init_audio`` (at ``cfg.sample_rate``): start from its STFT phase instead of random phase,
+    e.g. real recordings placed on the same layout, so the fine structure starts out real."""
     mel = np.asarray(mel, dtype=np.float32)
     if mel.ndim != 2 or mel.shape[1] != cfg.n_mels or mel.shape[0] == 0:
         raise ValueError(f"mel must be [T>0, {cfg.n_mels}], got shape {mel.shape}")
@@ -79,6 +83,11 @@ def griffin_lim(
 
     rng = np.random.default_rng(seed)
     angles = np.exp(2j * np.pi * rng.random(lin.shape)).astype(np.complex64)
+    if init_audio is not None:
+        spec = _stft(np.asarray(init_audio, np.float32)[:length], cfg, n_frames, win)
+        mag = np.abs(spec)
+        # where the exemplar is silent its phase means nothing: keep the random phase there
+        angles = np.where(mag > 1e-6, spec / np.maximum(mag, 1e-12), angles).astype(np.complex64)
     rebuilt = np.zeros_like(angles)
     beta = np.float32(momentum / (1 + momentum))
     for _ in range(max(1, n_iter)):

@@ -60,3 +60,27 @@ def test_other_mel_config():
     y = clicks([0.5], dur=1.0)
     out = griffin_lim(log_mel(y, cfg), cfg)
     assert len(out) == log_mel(y, cfg).shape[0] * 256
+
+
+def test_griffin_lim_started_from_a_real_recordings_phase_converges_closer():
+    """``init_audio``: starting from the phase of the very recording the mel came from gives a
+    waveform much closer to it than random phase does (same iterations)."""
+    from engine.audio.griffinlim import griffin_lim
+    from engine.audio.mel import MelConfig, log_mel
+
+    cfg = MelConfig()
+    rng = np.random.default_rng(0)
+    t = np.arange(cfg.sample_rate) / cfg.sample_rate
+    y = (0.3 * np.sin(2 * np.pi * 440 * t) * np.exp(-t * 3) + 0.02 * rng.standard_normal(len(t))).astype(np.float32)
+    mel = log_mel(y, cfg)
+
+    def err(a: np.ndarray) -> float:
+        n = min(len(a), len(y))
+        return float(np.abs(log_mel(a[:n], cfg) - mel[: log_mel(a[:n], cfg).shape[0]]).mean())
+
+    random_phase = griffin_lim(mel, cfg, n_iter=1, seed=1)
+    real_phase = griffin_lim(mel, cfg, n_iter=1, seed=1, init_audio=y)
+    assert err(real_phase) < err(random_phase)
+    n = min(len(real_phase), len(y))
+    assert np.corrcoef(real_phase[:n], y[:n])[0, 1] > 0.8  # the waveform itself comes back
+    assert abs(np.corrcoef(random_phase[:n], y[:n])[0, 1]) < 0.5
