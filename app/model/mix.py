@@ -88,7 +88,12 @@ def spliced_take(base: TakeRecord, new: TakeRecord, region: tuple[float, float])
         full[s0 : s0 + m] = fresh[:m]
         fresh = full
     audio = splice(base.audio, fresh, sr, region)
-    return TakeRecord(audio, sr, new.seed, new.engine, region, dict(new.meta))
+    meta = dict(new.meta)
+    # The base's recordings are still heard outside the region: they keep their credit.
+    credits = list(dict.fromkeys([*base.meta.get("credits", []), *new.meta.get("credits", [])]))
+    if credits:
+        meta["credits"] = credits
+    return TakeRecord(audio, sr, new.seed, new.engine, region, meta)
 
 
 # -- loudness (ITU-R BS.1770 integrated, mono) -----------------------------------------------

@@ -103,6 +103,9 @@ class Lane:
         self.gain_db = 0.0
         self.mute = False
         self.solo = False
+        # The lane's sound for the library engine: a recording's path (a user's file or a
+        # library record), stored as given; None = choose from the prompt.
+        self.reference: str | None = None
         self.layout = layout
         self.takes: list[TakeRecord] = []
         self.picked: int | None = None  # index into takes
@@ -195,6 +198,7 @@ class Project:
                     "gain_db": ln.gain_db,
                     "mute": ln.mute,
                     "solo": ln.solo,
+                    "reference": ln.reference,
                     "columns_per_second": ln.layout.columns_per_second,
                     "layout": f"{data_dir_name}/{ln.id}_layout.npy",
                     "predicted": f"{data_dir_name}/{ln.id}_predicted.npy",
@@ -447,6 +451,9 @@ class _Checker:
         for key in ("mute", "solo"):
             if not isinstance(d.get(key, False), bool):
                 self.fail(f"{f}.{key}", f"must be true or false, got {d[key]!r}")
+        reference = d.get("reference")
+        if reference is not None and not isinstance(reference, str):
+            self.fail(f"{f}.reference", f"must be a file path (text) or null, got {_kind(reference)}")
         picked = d.get("picked")
         if picked is not None and not _is_int(picked):
             self.fail(f"{f}.picked", f"must be a take index or null, got {picked!r}")
@@ -464,6 +471,7 @@ class _Checker:
             "gain_db": float(gain),
             "mute": d.get("mute", False),
             "solo": d.get("solo", False),
+            "reference": reference or None,
             "cps": float(cps),
             "picked": picked,
             "layout": self.file(base, d["layout"], f"{f}.layout"),
@@ -536,6 +544,7 @@ class _Checker:
         lane.gain_db = spec["gain_db"]
         lane.mute = spec["mute"]
         lane.solo = spec["solo"]
+        lane.reference = spec["reference"]
         for td in spec["takes"]:
             file = td["file"]
             try:

@@ -49,6 +49,7 @@ class EngineContext:
     def __init__(self, on_pack_loaded: Callable[[str, str], None] | None = None) -> None:
         self.packs: dict[str, Any] = {}
         self._on_pack_loaded = on_pack_loaded
+        self._library: Any = None
 
     def pack(self, name: str | None) -> Any:
         """Load (once) and return a pack; the first call imports torch (in this process)."""
@@ -61,6 +62,27 @@ class EngineContext:
             if self._on_pack_loaded is not None:
                 self._on_pack_loaded(key, pack_device(self.packs[key]))
         return self.packs[key]
+
+    def library(self, layout_pack: str | None = None) -> Any:
+        """The sound library as the library engine's "pack" (``engine.library.load_library``),
+        its index read once per process. ``layout_pack`` names the diffusion pack that predicts
+        or fits a layout when the request needs one; a pack that cannot load is left to the
+        library's own lazy default, since a lane with a painted layout needs none."""
+        if self._library is None:
+            from engine.library import load_library
+
+            self._library = load_library()
+        lib = self._library
+        if layout_pack is not None:
+            try:
+                pack = self.pack(layout_pack)
+            except PackError:
+                pack = None
+            if pack is not None and getattr(pack, "engine", "diffusion") == "diffusion":
+                from dataclasses import replace
+
+                lib = replace(lib, _layout_pack=pack)
+        return lib
 
 
 def pack_device(pack: Any) -> str:

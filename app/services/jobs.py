@@ -137,9 +137,11 @@ def _generate_raw(items: list[tuple[str, str, GenerationRequest]], pack_name: st
     gen = _generation_module()
     if gen is None:
         raise PackError("sound generation is not part of this build yet (engine.generation missing)")
-    pack = ctx.pack(pack_name)
     out: dict[str, list[Take]] = {}
     for k, (lane_id, name, req) in enumerate(items):
+        # The library engine's "pack" is the sound library; the project's pack predicts or
+        # fits its layout when the request needs one.
+        pack = ctx.library(pack_name) if req.engine == "library" else ctx.pack(pack_name)
         g = gen.generate(req, pack, cancel)
         while True:
             try:
@@ -151,6 +153,30 @@ def _generate_raw(items: list[tuple[str, str, GenerationRequest]], pack_name: st
             prefix = f"{name} ({k + 1}/{len(items)})" if len(items) > 1 else name
             yield Progress(f"{prefix}: {p.stage}", p.step, p.total)
     return out
+
+
+def library_search_job(query: str, k: int = 20) -> EngineJob:
+    """Recordings of the sound library for a query, best first, as plain dict rows (id,
+    class, subclass, source, license, duration, sample_rate, path, start). A query that
+    matches no class fails with the engine's one-line message, which lists the classes."""
+    return partial(_library_search, query, k)
+
+
+def _library_search(query: str, k: int, ctx, cancel: CancelToken) -> Generator[Progress, None, list[dict]]:
+    from engine.library.search import choose_class, search
+
+    yield Progress("searching the sound library", 0, 1)
+    index = ctx.library().index
+    choose_class(index, query)  # LibraryError naming the classes when nothing fits
+    cancel.check()
+    rows = []
+    for h in search(index, query, k=k):
+        r = index.records[h.index]
+        rows.append({"id": r.id, "class": r.cls, "subclass": r.subclass, "source": r.source,
+                     "license": r.license, "duration": float(r.duration), "sample_rate": int(r.sample_rate),
+                     "path": r.path, "start": float(r.start)})
+    yield Progress("searching the sound library", 1, 1)
+    return rows
 
 
 def reference_layout_job(path: str, columns_per_second: float, bands: int) -> EngineJob:
@@ -188,14 +214,28 @@ class ExportSpec:
     stems: bool = False
 
 
-def export_job(spec: ExportSpec, sources: list[tuple[str, np.ndarray, int, float]], duration: float) -> EngineJob:
+def export_job(spec: ExportSpec, sources: list[tuple[str, np.ndarray, int, float]], duration: float,
+               credits: list[tuple[str, list[str]]] | None = None) -> EngineJob:
     """Write the mix of ``sources`` (name, audio, sr, gain dB) and optionally one stem per
-    source — never onto the source clip, always atomically (engine.media)."""
-    return partial(_export, spec, sources, duration)
+    source — never onto the source clip, always atomically (engine.media). ``credits`` =
+    (lane name, credit lines) for lanes whose take uses library recordings: they are listed in
+    ``<output stem>.credits.txt`` beside the export."""
+    return partial(_export, spec, sources, duration, credits or [])
 
 
-def _export(spec: ExportSpec, sources: list[tuple[str, np.ndarray, int, float]], duration: float, ctx,
-            cancel: CancelToken) -> Generator[Progress, None, list[str]]:
+def credits_text(out_name: str, credits: list[tuple[str, list[str]]]) -> str:
+    """The credits file: per lane, one line per recording (source, license, attribution)."""
+    lines = [f"Sound credits for {out_name} (V2A Studio, library engine)",
+             "Each line: file (class/subclass) — source: original path — license — attribution", ""]
+    for lane, lane_credits in credits:
+        lines.append(f"{lane}:")
+        lines += [f"  {c}" for c in lane_credits]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _export(spec: ExportSpec, sources: list[tuple[str, np.ndarray, int, float]], duration: float,
+            credits: list[tuple[str, list[str]]], ctx, cancel: CancelToken) -> Generator[Progress, None, list[str]]:
     from engine.media import mux, write_audio
     from engine.safe_write import check_output_path
     from engine.timebase import seconds_to_samples
@@ -238,5 +278,14 @@ def _export(spec: ExportSpec, sources: list[tuple[str, np.ndarray, int, float]],
             check_output_path(p, [spec.source])
             write_audio(p, s, spec.sample_rate)
             written.append(str(p))
+    if any(c for _lane, c in credits):
+        from engine.safe_write import atomic_output
+
+        # Library recordings come with licenses that ask for attribution: the credits travel
+        # with every export that uses them.
+        cp = out.with_name(f"{out.stem}.credits.txt")
+        with atomic_output(cp, [spec.source]) as tmp:
+            tmp.write_text(credits_text(out.name, [(n, c) for n, c in credits if c]), encoding="utf-8")
+        written.append(str(cp))
     yield Progress("done", total, total)
     return written

@@ -57,6 +57,13 @@ def lane_attr(lane: Lane, name: str, new, label: str) -> SetAttrCommand:
     return SetAttrCommand(lambda v: lane.set_attr(name, v), ("lane", lane.id, name), getattr(lane, name), new, label)
 
 
+def lane_reference(lane: Lane, path: str | None, label: str) -> SetAttrCommand:
+    """The lane's sound (a recording's path, or None): each choice is its own undo step, so
+    undo after "Use" brings back the sound the lane had before, not an older one."""
+    return SetAttrCommand(lambda v: lane.set_attr("reference", v), ("lane", lane.id, "reference", "nomerge"),
+                          lane.reference, path, label)
+
+
 def param_attr(project: Project, name: str, new, label: str) -> SetAttrCommand:
     return SetAttrCommand(
         lambda v: project.set_param(name, v), ("param", name), getattr(project.params, name), new, label

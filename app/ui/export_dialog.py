@@ -27,7 +27,7 @@ RATES = (48000, 44100, 96000, 32000, 16000)
 
 
 class ExportDialog(QDialog):
-    def __init__(self, source: str, parent: QWidget | None = None) -> None:
+    def __init__(self, source: str, parent: QWidget | None = None, credits: bool = False) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export")
         self.source = source
@@ -60,12 +60,18 @@ class ExportDialog(QDialog):
         row.addWidget(browse)
         self.warn = QLabel("")
         self.warn.setObjectName("Warn")
+        # Takes made of library recordings owe their sources a credit: say where it goes.
+        self.credits = QLabel("")
+        self.credits.setObjectName("Dim")
+        self.credits.setWordWrap(True)
+        self.credits.setVisible(credits)
         f.addRow("Export", self.kind)
         f.addRow("Audio track", self.mode)
         f.addRow("Sample rate", self.rate)
         f.addRow("Loudness", norm)
         f.addRow("", self.stems)
         f.addRow("Save to", row)
+        f.addRow("", self.credits)
         f.addRow("", self.warn)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
@@ -74,7 +80,13 @@ class ExportDialog(QDialog):
         f.addRow(self.buttons)
         self.kind.currentIndexChanged.connect(self._on_kind)
         self.out.textChanged.connect(self._validate)
+        self.out.textChanged.connect(self._show_credits_name)
         self._on_kind()
+
+    def _show_credits_name(self) -> None:
+        name = Path(self.out.text().strip() or "export").stem
+        self.credits.setText(f"Library recordings are used: their sources and licenses are listed in {name}.credits.txt "
+                             "beside the export")
 
     def _default_path(self) -> str:
         src = Path(self.source)

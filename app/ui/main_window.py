@@ -32,13 +32,15 @@ from app.services import jobs
 from app.services.autosave import AutosaveSlot, RecentFiles, remove_slot
 from app.services.engine_client import EngineClient
 from app.services.frames import ClipAnalyzer, ThumbnailServer
+from app.services.sounds import is_sound_file, sound_problem
 from app.ui import commands as cmd
 from app.ui.document import StudioDocument
 from app.ui.export_dialog import ExportDialog
-from app.ui.panels import GenerationPanel, LanesPanel, TakesPanel
+from app.ui.panels import GenerationPanel, LanesPanel, LibraryPanel, TakesPanel
 from app.ui.timeline import TimelineWidget
 from app.ui.toolbar import SNAP_TARGETS, ToolBar
 from app.ui.viewer import PlaybackController, ViewerPanel
+from engine.api import read_sound
 from engine.errors import V2AError
 from engine.types import GenerationRequest
 
@@ -85,6 +87,7 @@ class MainWindow(QMainWindow):
         self._last_saved_index = 0
         self._autosaved_index = -1
         self._last_hit: tuple[str, float] | None = None  # lane id, time of the last H
+        self._quiet_jobs: set[int] = set()  # jobs whose failure their own panel shows
         self._build_ui()
         self._build_actions()
         self._wire()
@@ -123,8 +126,10 @@ class MainWindow(QMainWindow):
         self.lanes_panel = LanesPanel(self.doc)
         self.gen_panel = GenerationPanel(self.doc)
         self.takes_panel = TakesPanel(self.doc)
+        self.library_panel = LibraryPanel(self.doc)
         for title, w, area, name in (
             ("Lanes", self.lanes_panel, Qt.DockWidgetArea.LeftDockWidgetArea, "LanesDock"),
+            ("Sounds", self.library_panel, Qt.DockWidgetArea.LeftDockWidgetArea, "SoundsDock"),
             ("Generate", self.gen_panel, Qt.DockWidgetArea.RightDockWidgetArea, "GenerateDock"),
             ("Takes", self.takes_panel, Qt.DockWidgetArea.RightDockWidgetArea, "TakesDock"),
         ):
@@ -133,7 +138,10 @@ class MainWindow(QMainWindow):
             d.setWidget(w)
             d.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
             self.addDockWidget(area, d)
-        self.resizeDocks([self.findChild(QDockWidget, "LanesDock")], [290], Qt.Orientation.Horizontal)
+        # The library search sits under the lanes: both are about the active lane's sound.
+        self.splitDockWidget(self.findChild(QDockWidget, "LanesDock"), self.findChild(QDockWidget, "SoundsDock"),
+                             Qt.Orientation.Vertical)
+        self.resizeDocks([self.findChild(QDockWidget, "LanesDock")], [330], Qt.Orientation.Horizontal)
         self.resizeDocks([self.findChild(QDockWidget, "GenerateDock")], [320], Qt.Orientation.Horizontal)
         self.sound_label = QLabel("")
         self.sound_label.setObjectName("Dim")
@@ -352,6 +360,9 @@ class MainWindow(QMainWindow):
         self.lanes_panel.generate_all.connect(self.generate_all)
         self.takes_panel.audition.connect(self.audition)
         self.takes_panel.ab.connect(self.ab_switch)
+        self.library_panel.search.connect(self.search_library)
+        self.library_panel.audition.connect(self.audition_sound)
+        self.timeline.file_dropped.connect(self._on_timeline_drop)
         self.playback.status.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.viewer.frame_shown.connect(self._on_first_frame)
         self.doc.undo.cleanChanged.connect(lambda _c: self._update_title())
@@ -675,7 +686,11 @@ class MainWindow(QMainWindow):
         for u in ev.mimeData().urls():
             if u.isLocalFile():
                 ev.acceptProposedAction()
-                QTimer.singleShot(0, lambda p=u.toLocalFile(): self.open_path(p))
+                path = u.toLocalFile()
+                if is_sound_file(path) and self.doc.active_lane is not None:  # a recording: the lane's sound
+                    self.set_lane_sound(self.doc.active_lane.id, path)
+                else:
+                    QTimer.singleShot(0, lambda p=path: self.open_path(p))
                 return
 
     # --------------------------------------------------------------------- range edits ----
@@ -872,6 +887,7 @@ class MainWindow(QMainWindow):
             takes=p.takes,
             engine=p.engine,
             region=region,
+            reference=lane.reference or None,
         )
 
     def _next_seed(self) -> None:
@@ -910,6 +926,7 @@ class MainWindow(QMainWindow):
 
     def _on_generated(self, result: jobs.GeneratedTakes, region: tuple[float, float] | None) -> None:
         n = 0
+        names = {ln.id: ln.name for ln in self.doc.project.lanes}
         self.doc.take_display.update(result.display)
         macro = len(result.takes) > 1
         if macro:
@@ -927,7 +944,11 @@ class MainWindow(QMainWindow):
             if macro:
                 self.doc.undo.endMacro()
         self.gen_panel.job_ended(f"{n} new take{'s' if n != 1 else ''}")
-        self.statusBar().showMessage(f"Generated {n} take{'s' if n != 1 else ''}", 6000)
+        # Library takes say why they sound as they do ("prompt names footstep", …).
+        notes = [f"{names[lid]}: {recs[0].meta['notice']}" for lid, recs in result.takes.items()
+                 if recs and recs[0].meta.get("notice") and lid in names]
+        self.statusBar().showMessage(f"Generated {n} take{'s' if n != 1 else ''}"
+                                     + (" — " + "; ".join(notes) if notes else ""), 6000 if not notes else 15000)
         self.takes_added.emit(n)
 
     def cancel_job(self) -> None:
@@ -935,10 +956,66 @@ class MainWindow(QMainWindow):
             self.engine.cancel()
             self.gen_panel.stage.setText("Cancelling…")
 
-    def _on_job_failed(self, _job: int, message: str) -> None:
+    def _on_job_failed(self, job: int, message: str) -> None:
         self.gen_panel.job_ended("Failed")
         self.job_failed.emit(message)
+        if job in self._quiet_jobs:
+            self._quiet_jobs.discard(job)
+            return
         self.error("Engine", message)
+
+    # ------------------------------------------------------------------- sound library ----
+    def search_library(self, query: str) -> int:
+        """Run a library search in the engine; the Sounds panel shows the rows, or the
+        engine's one line (which lists the classes) when nothing matches."""
+        panel = self.library_panel
+
+        def done(rows: list[dict]) -> None:
+            self._quiet_jobs.discard(job)
+            panel.show_results(query, rows)
+
+        job = self.engine.submit(f"Searching sounds for “{query}”", jobs.library_search_job(query, 20), done,
+                                 panel.show_message)
+        self._quiet_jobs.add(job)
+        return job
+
+    def audition_sound(self, row: dict) -> None:
+        """Play a library recording on its own (read here: numpy + soundfile, no engine job)."""
+        try:
+            audio, sr = read_sound(row["path"], float(row.get("start", 0.0)), float(row.get("duration", 0.0)))
+        except V2AError as e:
+            self.statusBar().showMessage(f"Cannot play this recording: {e.message}", 8000)
+            return
+        self.playback.audition_sound(audio, sr)
+        self.statusBar().showMessage(f"Auditioning {Path(row['path']).name} ({row.get('class', '')}, "
+                                     f"{len(audio) / sr:.1f} s, {row.get('license', '')})", 6000)
+
+    def set_lane_sound(self, lane_id: str, path: str) -> bool:
+        """A recording becomes a lane's sound (drop on the lane): one undo step, or a message
+        saying why the file cannot be one."""
+        try:
+            lane = self.doc.project.lane(lane_id)
+        except KeyError:
+            return False
+        problem = sound_problem(path)
+        if problem is not None:
+            self.statusBar().showMessage(problem, 10000)
+            return False
+        if lane.reference != path:
+            self.doc.undo.push(cmd.lane_reference(lane, path, f"Set sound of {lane.name}"))
+        self.statusBar().showMessage(f"{lane.name}'s sound is now {Path(path).name} (Library engine)", 6000)
+        return True
+
+    def _on_timeline_drop(self, path: str, lane_id: str) -> None:
+        """A file dropped on the timeline: a recording on a lane becomes its sound; a clip or
+        project opens as anywhere else in the window; anything else on a lane is explained."""
+        if lane_id and (is_sound_file(path) or not _opens_as_clip(path)):
+            self.set_lane_sound(lane_id, path)
+            return
+        if is_sound_file(path) and self.doc.active_lane is not None:
+            self.set_lane_sound(self.doc.active_lane.id, path)
+            return
+        QTimer.singleShot(0, lambda: self.open_path(path))
 
     def _on_engine_state(self, state: str, message: str) -> None:
         """Worker process start-up / loss. "Engine ready" never hides a message the editor
@@ -983,10 +1060,15 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Now playing take #{lane.picked + 1}", 2500)
 
     # --------------------------------------------------------------------------- export ----
+    def _export_credits(self) -> list[tuple[str, list[str]]]:
+        """Per audible lane whose picked take uses library recordings: (lane name, credit lines)."""
+        return [(ln.name, list(ln.picked_take.meta["credits"])) for ln in mixmod.audible(self.doc.project.lanes)
+                if ln.picked_take is not None and ln.picked_take.meta.get("credits")]
+
     def export_dialog(self) -> None:
         if not self.doc.has_clip:
             return
-        dlg = ExportDialog(self.doc.info.path, self)
+        dlg = ExportDialog(self.doc.info.path, self, credits=bool(self._export_credits()))
         if dlg.exec() == QDialog.DialogCode.Accepted:
             self.export(dlg.spec())
 
@@ -1003,7 +1085,14 @@ class MainWindow(QMainWindow):
             self.gen_panel.job_ended(f"Exported {Path(paths[0]).name}")
             self.export_done.emit(paths)
 
-        return self.engine.submit(f"Exporting {Path(spec.out).name}", jobs.export_job(spec, sources, self.doc.duration), done, None)
+        job = jobs.export_job(spec, sources, self.doc.duration, self._export_credits())
+        return self.engine.submit(f"Exporting {Path(spec.out).name}", job, done, None)
+
+
+def _opens_as_clip(path: str) -> bool:
+    """A file the window opens when dropped (a video or a project), by its extension."""
+    exts = {e.lstrip("*") for e in VIDEO_FILTER.split("(")[1].split(")")[0].split()}
+    return Path(path).suffix.lower() in exts
 
 
 def load_style(app: QApplication) -> None:

@@ -1,19 +1,23 @@
-"""Side panels: lanes (prompt, negative, gain, mute/solo), generation settings + job
-progress, takes list (the layout tool bar is ``app.ui.toolbar``). Each edits the document through undo commands
+"""Side panels: lanes (prompt, negative, sound, gain, mute/solo), the sound library search,
+generation settings + job progress, takes list (the layout tool bar is ``app.ui.toolbar``). Each edits the document through undo commands
 and refreshes itself from the document's signals."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -21,13 +25,20 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from app.model.eta import JobEta
+from app.services.sounds import sound_problem
 from app.ui import commands as cmd
 from app.ui.document import StudioDocument
+
+SOUND_FILTER = "Audio (*.wav *.flac *.ogg *.oga *.mp3 *.aif *.aiff);;All files (*)"
+NOT_FOR_LIBRARY = "Not used by the Library engine: it places real recordings on the layout, nothing is sampled"
 
 
 def _spin(lo: int, hi: int, val: int) -> QSpinBox:
@@ -80,6 +91,29 @@ class LanesPanel(QWidget):
         self.negative = QLineEdit()
         self.negative.setPlaceholderText("e.g. music, speech")
         self.gain = _dspin(-60, 12, 0, 0.5, 1, " dB")
+        # The lane's sound for the library engine: a file or a library recording ("Use" in
+        # the Sounds panel, or dropped on the lane).
+        self.sound = QLineEdit()
+        self.sound.setReadOnly(True)
+        self.sound.setPlaceholderText("from the prompt")
+        self.sound.setToolTip("The recording the Library engine places on this lane's layout "
+                              "(choose a file, Use one from the Sounds panel, or drop one on the lane)")
+        self.sound_pick = QToolButton()
+        self.sound_pick.setText("…")
+        self.sound_pick.setToolTip("Choose a recording (WAV, FLAC, OGG, MP3) as this lane's sound")
+        self.sound_pick.clicked.connect(self._choose_sound)
+        self.sound_clear = QToolButton()
+        self.sound_clear.setText("✕")
+        self.sound_clear.setToolTip("No sound: the Library engine chooses from the prompt")
+        self.sound_clear.clicked.connect(lambda: self._set_sound(None, "Clear lane sound"))
+        self.sound_note = QLabel("")
+        self.sound_note.setObjectName("Dim")
+        self.sound_note.setWordWrap(True)
+        self.sound_note.hide()
+        sound_row = QHBoxLayout()
+        sound_row.addWidget(self.sound, 1)
+        sound_row.addWidget(self.sound_pick)
+        sound_row.addWidget(self.sound_clear)
         ms = QHBoxLayout()
         self.mute = QCheckBox("Mute")
         self.solo = QCheckBox("Solo")
@@ -89,6 +123,8 @@ class LanesPanel(QWidget):
         f.addRow("Name", self.name)
         f.addRow("Prompt", self.prompt)
         f.addRow("Negative", self.negative)
+        f.addRow("Sound", sound_row)
+        f.addRow("", self.sound_note)
         f.addRow("Gain", self.gain)
         f.addRow("", ms)
         v.addWidget(box)
@@ -118,6 +154,23 @@ class LanesPanel(QWidget):
             return
         self.doc.undo.push(cmd.lane_attr(lane, name, value, label))
 
+    def _set_sound(self, path: str | None, label: str) -> None:
+        lane = self.doc.active_lane
+        if lane is not None and lane.reference != path:
+            self.doc.undo.push(cmd.lane_reference(lane, path, label))
+
+    def _choose_sound(self) -> None:
+        if self.doc.active_lane is None:
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Lane sound", "", SOUND_FILTER)
+        if not path:
+            return
+        problem = sound_problem(path)
+        self.sound_note.setText(problem or "")
+        self.sound_note.setVisible(bool(problem))
+        if problem is None:
+            self._set_sound(path, "Set lane sound")
+
     def _on_row(self, row: int) -> None:
         if not self._loading and row >= 0:
             self.doc.set_active_lane(row)
@@ -145,7 +198,8 @@ class LanesPanel(QWidget):
                 self.list.addItem(QListWidgetItem(f"{ln.name}{flags}{take}"))
             lane = self.doc.active_lane
             has = lane is not None
-            for w in (self.name, self.prompt, self.negative, self.gain, self.mute, self.solo, self.gen_one, self.gen_all, self.del_btn):
+            for w in (self.name, self.prompt, self.negative, self.gain, self.mute, self.solo, self.gen_one, self.gen_all,
+                      self.del_btn, self.sound, self.sound_pick):
                 w.setEnabled(has)
             self.add_btn.setEnabled(self.doc.has_clip)
             if lane is not None:
@@ -153,11 +207,123 @@ class LanesPanel(QWidget):
                 self.name.setText(lane.name)
                 self.prompt.setText(lane.prompt)
                 self.negative.setText(lane.negative_prompt)
+                ref = lane.reference
+                self.sound.setText(Path(ref).name if ref else "")
+                self.sound.setToolTip(ref or self.sound.placeholderText())
+                self.sound.setCursorPosition(0)
+                self.sound_note.hide()
                 self.gain.setValue(lane.gain_db)
                 self.mute.setChecked(lane.mute)
                 self.solo.setChecked(lane.solo)
+            self.sound_clear.setEnabled(has and lane.reference is not None)
         finally:
             self._loading = False
+
+
+class LibraryPanel(QWidget):
+    """Search the sound library and choose a lane's sound. The search runs as an engine job
+    (the main window submits it on ``search`` and hands back ``show_results`` / ``show_message``);
+    *Use* sets the active lane's sound as one undo step."""
+
+    search = Signal(str)
+    audition = Signal(dict)  # a result row (path, start, duration, …)
+
+    COLUMNS = ("Class", "Length", "Source", "License")
+
+    def __init__(self, doc: StudioDocument, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.doc = doc
+        self.rows: list[dict] = []
+        v = QVBoxLayout(self)
+        v.setContentsMargins(8, 8, 8, 8)
+        self.query = QLineEdit()
+        self.query.setPlaceholderText("Search real recordings, e.g. footsteps — Enter")
+        self.query.setClearButtonEnabled(True)
+        self.query.returnPressed.connect(self._search)
+        v.addWidget(self.query)
+        self.message = QLabel("")
+        self.message.setObjectName("Dim")
+        self.message.setWordWrap(True)
+        v.addWidget(self.message)
+        self.table = QTableWidget(0, len(self.COLUMNS))
+        self.table.setObjectName("SoundResults")
+        self.table.setHorizontalHeaderLabels(list(self.COLUMNS))
+        self.table.verticalHeader().hide()
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setMinimumHeight(60)
+        self.table.verticalHeader().setDefaultSectionSize(22)  # more results in a short dock
+        hh = self.table.horizontalHeader()
+        hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        for col in (2, 3):  # source and license share what class and length leave
+            hh.setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.table.itemDoubleClicked.connect(lambda _it: self._audition())
+        v.addWidget(self.table, 1)
+        r = QHBoxLayout()
+        self.play = QPushButton("Audition")
+        self.play.setToolTip("Play the selected recording")
+        self.play.clicked.connect(self._audition)
+        self.use = QPushButton("Use")
+        self.use.setToolTip("Make the selected recording the active lane's sound (Library engine)")
+        self.use.clicked.connect(self._use)
+        r.addWidget(self.play)
+        r.addWidget(self.use)
+        v.addLayout(r)
+        doc.clip_changed.connect(self._update_buttons)
+        doc.active_lane_changed.connect(lambda _i: self._update_buttons())
+        self._update_buttons()
+
+    def _search(self) -> None:
+        q = self.query.text().strip()
+        if q:
+            self.message.setText(f"Searching for “{q}”…")
+            self.search.emit(q)
+
+    @property
+    def selected(self) -> dict | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.rows[rows[0].row()] if rows and rows[0].row() < len(self.rows) else None
+
+    def show_results(self, query: str, rows: list[dict]) -> None:
+        self.rows = list(rows)
+        self.table.setRowCount(len(self.rows))
+        for i, r in enumerate(self.rows):
+            cells = (f"{r['class']}/{r['subclass']}" if r.get("subclass") else r["class"], f"{r['duration']:.1f} s",
+                     r["source"], r["license"])
+            for j, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setToolTip(f"{Path(r['path']).name} — {r['source']}, {r['license']}, {r['sample_rate']} Hz")
+                self.table.setItem(i, j, item)
+        if self.rows:
+            self.table.selectRow(0)
+        self.message.setText(f"{len(self.rows)} recording{'s' if len(self.rows) != 1 else ''} for “{query}”")
+        self._update_buttons()
+
+    def show_message(self, text: str) -> None:
+        """A search that found nothing: the engine's one line (it lists the library's classes)."""
+        self.rows = []
+        self.table.setRowCount(0)
+        self.message.setText(text)
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        sel = self.selected is not None
+        self.play.setEnabled(sel)
+        self.use.setEnabled(sel and self.doc.active_lane is not None and self.doc.has_clip)
+
+    def _audition(self) -> None:
+        row = self.selected
+        if row is not None:
+            self.audition.emit(row)
+
+    def _use(self) -> None:
+        row, lane = self.selected, self.doc.active_lane
+        if row is None or lane is None or lane.reference == row["path"]:
+            return
+        self.doc.undo.push(cmd.lane_reference(lane, row["path"], f"Use sound {row['class']}"))
 
 
 class GenerationPanel(QWidget):
@@ -177,6 +343,9 @@ class GenerationPanel(QWidget):
         self.engine = QComboBox()
         self.engine.addItem("Diffusion (TiVA)", "diffusion")
         self.engine.addItem("Autoregressive (V-AURA)", "ar")
+        self.engine.addItem("Library (real recordings)", "library")
+        self.engine.setItemData(2, "Real recordings from the sound library placed on each lane's layout "
+                                   "(the lane's Sound, else its prompt)", Qt.ItemDataRole.ToolTipRole)
         self.steps = _spin(1, 200, 25)
         self.guidance = _dspin(0, 20, 5, 0.5, 1)
         self.strength = _dspin(0, 2, 1, 0.05, 2)
@@ -185,6 +354,9 @@ class GenerationPanel(QWidget):
                                         "one more network pass on the first half of the steps). Diffusion only")
         self.steps.setToolTip("Denoising steps (diffusion only)")
         self.strength.setToolTip("Share of the denoising steps that follow the layout (diffusion only)")
+        self.guidance.setToolTip("How strongly the sound follows the picture and prompt (classifier-free guidance)")
+        # The tool tips above, restored when another engine than the library is chosen.
+        self._tips = {w: w.toolTip() for w in (self.steps, self.guidance, self.strength, self.layout_guidance)}
         self.seed = _spin(0, 2**31 - 1, 0)
         self.lock = QCheckBox("Lock")
         self.lock.setToolTip("Keep this seed for the next generation (otherwise a new one is drawn)")
@@ -307,9 +479,14 @@ class GenerationPanel(QWidget):
             self.guidance.setValue(p.guidance)
             self.strength.setValue(p.layout_strength)
             self.layout_guidance.setValue(p.layout_guidance)
-            # the AR engine samples tokens with one CFG scale: these would do nothing there
+            # The AR engine samples tokens with one CFG scale and the library engine samples
+            # nothing: the controls they ignore are disabled, and their tool tip says why.
+            library = p.engine == "library"
             for w in (self.steps, self.strength, self.layout_guidance):
                 w.setEnabled(p.engine == "diffusion")
+            self.guidance.setEnabled(not library)
+            for w, tip in self._tips.items():
+                w.setToolTip(NOT_FOR_LIBRARY if library else tip)
             self.seed.setValue(p.seed)
             self.lock.setChecked(p.seed_locked)
             self.takes.setValue(p.takes)
@@ -363,6 +540,12 @@ class TakesPanel(QWidget):
         self.list.setObjectName("TakeList")
         self.list.itemDoubleClicked.connect(lambda _it: self._pick())
         v.addWidget(self.list, 1)
+        # Why a library take sounds as it does (meta "notice") and how many recordings it credits.
+        self.note = QLabel("")
+        self.note.setObjectName("Dim")
+        self.note.setWordWrap(True)
+        self.note.hide()
+        v.addWidget(self.note)
         r = QHBoxLayout()
         self.play = QPushButton("Audition")
         self.play.setToolTip("Pick this take and play from the selection start or the playhead")
@@ -397,6 +580,12 @@ class TakesPanel(QWidget):
     def refresh(self) -> None:
         lane = self.doc.active_lane
         self.list.clear()
+        take = lane.picked_take if lane is not None else None
+        notice = take.meta.get("notice", "") if take is not None else ""
+        n_credits = len(take.meta.get("credits", [])) if take is not None else 0
+        self.note.setText(notice + (f" · {n_credits} recording{'s' if n_credits != 1 else ''} credited"
+                                    if n_credits else ""))
+        self.note.setVisible(bool(notice or n_credits))
         if lane is None:  # no clip open: nothing to audition, pick or delete
             self.title.setText("Takes")
             for b in (self.play, self.ab_btn, self.pick_btn, self.del_btn):
@@ -415,4 +604,4 @@ class TakesPanel(QWidget):
         self.ab_btn.setEnabled(lane.previous_pick is not None and lane.picked is not None)
 
 
-__all__ = ["GenerationPanel", "LanesPanel", "TakesPanel", "Qt"]
+__all__ = ["GenerationPanel", "LanesPanel", "LibraryPanel", "TakesPanel", "Qt"]

@@ -529,6 +529,7 @@ class TimelineWidget(QWidget):
     """The lanes panel of the editor. Subscribes to the document; edits go to its undo stack."""
 
     stroke_done = Signal()
+    file_dropped = Signal(str, str)  # local path, id of the lane it was dropped on ("" = none)
 
     def __init__(self, doc: StudioDocument, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -578,13 +579,32 @@ class TimelineWidget(QWidget):
         doc.active_lane_changed.connect(lambda _i: (self._mark_active(), self.schedule_audio_refresh()))
         doc.motion_changed.connect(self._on_motion)
         doc.tools.changed.connect(self._on_tools)
+        self.glw.viewport().setAcceptDrops(True)  # a recording dropped on a lane (file_dropped)
         self.glw.viewport().installEventFilter(self)
 
     def eventFilter(self, obj, ev) -> bool:  # noqa: N802
-        if ev.type() == QEvent.Type.Leave:  # the pointer left the timeline: no brush outline
+        kind = ev.type()
+        if kind == QEvent.Type.Leave:  # the pointer left the timeline: no brush outline
             for row in self.lane_rows.values():
                 row.box.hide_outline()
+        elif kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove) and _local_file(ev.mimeData()):
+            ev.acceptProposedAction()
+            return True
+        elif kind == QEvent.Type.Drop and (path := _local_file(ev.mimeData())):
+            # Which lane is under the pointer decides where a recording goes; what the file
+            # is (a sound, a clip) is for the window to decide.
+            ev.acceptProposedAction()
+            self.file_dropped.emit(path, self.lane_at(ev.position().toPoint()) or "")
+            return True
         return super().eventFilter(obj, ev)
+
+    def lane_at(self, viewport_pos) -> str | None:
+        """The id of the lane row under a point of the graphics view's viewport."""
+        scene = self.glw.mapToScene(viewport_pos)
+        for lid, row in self.lane_rows.items():
+            if row.sceneBoundingRect().contains(scene):
+                return lid
+        return None
 
     def _on_tools(self, _name: str) -> None:
         for row in self.lane_rows.values():
@@ -770,6 +790,13 @@ class TimelineWidget(QWidget):
 
     def scene_to_widget(self, p: QPointF):
         return self.glw.mapFromScene(p)
+
+
+def _local_file(mime) -> str | None:
+    for u in mime.urls() if mime.hasUrls() else []:
+        if u.isLocalFile():
+            return u.toLocalFile()
+    return None
 
 
 def _ticks(times, y0: float, y1: float) -> tuple[np.ndarray, np.ndarray]:

@@ -290,6 +290,17 @@ class PlaybackController(QObject):
             self.speed_changed.emit(0.0)
         self.doc.timeline.set_playing(False)
 
+    def audition_sound(self, audio: np.ndarray, sample_rate: int) -> None:
+        """Play a recording on its own (a library sound before it is used): the transport
+        stops, and the next Play renders the mix again."""
+        self.stop()
+        sr = self.player.sample_rate
+        self.player.set_buffer(mixmod.resample(np.asarray(audio, np.float32), int(sample_rate), sr))
+        self._mix_dirty = True
+        self.player.start(0.0)
+        if self.player.problem:
+            self.status.emit(self.player.problem)
+
     def shuttle(self, key: str) -> None:
         """J/K/L: L forward (again = faster), J reverse (again = faster), K stop."""
         if key == "k":
