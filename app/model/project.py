@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import tempfile
+import tokenize
 import uuid
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -375,12 +376,15 @@ def _npy_header(f: Path) -> tuple[tuple[int, ...], np.dtype]:
     """Shape and dtype of a .npy file from its header alone (nothing allocated)."""
     with open(f, "rb") as fh:
         version = np.lib.format.read_magic(fh)
-        if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
-        elif version == (2, 0):
-            shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
-        else:
-            raise ValueError(f".npy format version {version} is not supported")
+        try:
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+            elif version == (2, 0):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+            else:
+                raise ValueError(f".npy format version {version} is not supported")
+        except (SyntaxError, tokenize.TokenError) as e:  # numpy's fallback parse of a damaged header
+            raise ValueError(f"damaged header ({e.__class__.__name__})") from e
     return shape, dtype
 
 

@@ -241,7 +241,10 @@ def _export(spec: ExportSpec, sources: list[tuple[str, np.ndarray, int, float]],
     from engine.timebase import seconds_to_samples
 
     out = Path(spec.out)
-    check_output_path(out, [spec.source])
+    # Suffix and folder before rendering: a refusal must not come after the whole mix.
+    from engine.media.mux import CONTAINERS
+
+    check_output_path(out, [spec.source], suffixes=CONTAINERS if spec.kind == "video" else (f".{spec.kind}",))
     total = 2 + (len(sources) if spec.stems else 0)
     yield Progress("rendering mix", 0, total)
     n = seconds_to_samples(duration, spec.sample_rate)

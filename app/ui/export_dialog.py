@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.services.jobs import ExportSpec
+from engine.media.mux import CONTAINERS
 
 KINDS = (("video", "Video with sound (muxed, picture copied bit-exact)"), ("wav", "WAV audio"), ("flac", "FLAC audio"))
 MODES = (("replace", "Replace the original sound"), ("add", "Add as a new audio track"), ("mix", "Mix with the original sound"))
@@ -126,6 +127,8 @@ class ExportDialog(QDialog):
         k = self.kind.currentData()
         if k in ("wav", "flac") and p.suffix.lower() != f".{k}":
             return f"The file name must end in .{k}."
+        if k == "video" and p.suffix.lower() not in CONTAINERS:
+            return f"The file name must end in {', '.join(CONTAINERS)}."
         return ""
 
     def _validate(self) -> None:

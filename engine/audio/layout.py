@@ -12,6 +12,7 @@ so the columns span the audio exactly (10.24 s at 10/s -> 102 columns at 9.961/s
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import zlib
@@ -169,7 +170,11 @@ def save_layout(layout: AudioLayout, path: str | Path) -> Path:
     if p.suffix != ".npy":
         raise LayoutError("layout files must end in .npy", p)
     with atomic_output(_sidecar(p)) as tmp_json, atomic_output(p) as tmp:
-        np.save(tmp, np.ascontiguousarray(layout.values, dtype=np.float32), allow_pickle=False)
+        # Through memory (a layout is small): numpy's own file writer reports a full disk as a
+        # "requested and written" OSError without errno, Python's write as ENOSPC.
+        buf = io.BytesIO()
+        np.save(buf, np.ascontiguousarray(layout.values, dtype=np.float32), allow_pickle=False)
+        tmp.write_bytes(buf.getvalue())
         tmp_json.write_text(
             json.dumps(
                 {"columns_per_second": layout.columns_per_second, "n_columns": layout.n_columns,

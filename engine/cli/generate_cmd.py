@@ -102,8 +102,10 @@ def run_generate(args: argparse.Namespace) -> int:
     if probe(video).video is None:  # refuse an audio-only input before loading a pack
         raise MediaError("has no video stream (an audio-only file); give a video clip", video)
     out = Path(args.output)
-    if not out.suffix:
-        raise OutputError("output needs a suffix (.mp4, .mov, .mkv, .wav or .flac)", out)
+    from engine.media.mux import CONTAINERS
+    from engine.safe_write import check_output_suffix
+
+    check_output_suffix(out, AUDIO_SUFFIXES + CONTAINERS)  # not after minutes of sampling
     if args.takes < 1 or args.takes > 16:
         raise OutputError(f"--takes must be 1..16, got {args.takes}")
     if args.layout_guidance is not None and not 0.0 <= args.layout_guidance <= 20.0:
@@ -226,6 +228,8 @@ def run_predict_layout(args: argparse.Namespace) -> int:
     if out.suffix != ".npy":
         raise OutputError("layout output must end in .npy", out)
     check_output_path(out, [video])
+    if args.png:
+        check_output_path(args.png, [video], suffixes=(".png",))
     pack = load_pack(args.pack, device=args.device)
     layout = run_with_bar(predict_layout(video, pack, cache_dir=args.cache_dir), quiet=args.quiet)
     save_layout(layout, out)

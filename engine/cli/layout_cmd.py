@@ -51,10 +51,10 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.suffix != ".npy":
         raise OutputError("layout output must end in .npy", out)
-    # Refuse bad outputs before the (possibly long) decode.
+    # Refuse bad outputs (suffix, input, read-only folder) before the (possibly long) decode.
     check_output_path(out, [args.file])
     if args.png:
-        check_output_path(args.png, [args.file])
+        check_output_path(args.png, [args.file], suffixes=(".png",))
     audio, sr = load_audio_16k(args.file, args.stream)
     layout = layout_from_audio(
         audio, sr, MelConfig(), LayoutConfig(columns_per_second=args.columns_per_second, bands=args.bands)

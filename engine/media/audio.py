@@ -11,7 +11,7 @@ import numpy as np
 
 from engine.errors import MediaError, MediaWarning, OutputError
 from engine.media._util import decode_skipping, describe_av_error, open_input
-from engine.safe_write import atomic_output
+from engine.safe_write import atomic_output, write_error
 
 _MINUS_3DB = 1.0 / math.sqrt(2.0)  # 0.707: ITU-R BS.775 weight for centre and surrounds
 _FRONT = {"FL", "FR", "FLC", "FRC"}
@@ -237,5 +237,20 @@ def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int) -> Path:
         raise OutputError(f"bad sample rate {sample_rate}", out)
     a = np.clip(np.nan_to_num(a), -1.0, 1.0)
     with atomic_output(out) as tmp:
-        sf.write(str(tmp), a, int(sample_rate), format=fmt[0], subtype=fmt[1])
+        try:
+            sf.write(str(tmp), a, int(sample_rate), format=fmt[0], subtype=fmt[1])
+        except (sf.SoundFileError, AssertionError) as exc:  # soundfile asserts on a short write
+            why = _why_write_failed(tmp)
+            raise (write_error(why, out) if why else OutputError(f"cannot write the audio ({exc})", out)) from exc
     return out
+
+
+def _why_write_failed(tmp: Path) -> OSError | None:
+    """libsndfile reports a failed write() as "System error" without its errno (a full disk
+    and a bad file look alike): repeat a write on the doomed temporary file to learn it."""
+    try:
+        with open(tmp, "ab") as f:
+            f.write(bytes(1 << 16))
+    except OSError as exc:
+        return exc
+    return None

@@ -13,7 +13,7 @@ from engine.errors import MediaError, OutputError
 from engine.media._util import check_file, describe_av_error
 from engine.media.audio import read_audio, resample
 from engine.media.probe import probe
-from engine.safe_write import atomic_output
+from engine.safe_write import WRITE_ERRNOS, atomic_output, check_output_path
 
 MODES = ("replace", "add", "mix")
 
@@ -25,6 +25,7 @@ _CONTAINER_CODECS: dict[str, tuple[str, ...]] = {
     ".mkv": ("aac", "flac", "pcm", "opus"),
     ".webm": ("opus",),
 }
+CONTAINERS = tuple(_CONTAINER_CODECS)
 _CODEC_NAMES = {"pcm": "pcm_s16le", "opus": "libopus"}
 _OPUS_RATES = (48000, 24000, 16000, 12000, 8000)
 
@@ -132,6 +133,7 @@ def mux(
     out_p = Path(out)
     inputs = [vpath] + ([Path(audio)] if isinstance(audio, str | Path) else [])
     acodec = _codec_for(out_p, codec)
+    check_output_path(out_p, inputs)  # a read-only folder before decoding anything
     info = probe(vpath)
     if info.video is None:
         raise MediaError("no video stream to put the audio under", vpath)
@@ -158,6 +160,8 @@ def mux(
         try:
             _write(vpath, tmp, new, sr, acodec, mode, v)
         except av.FFmpegError as exc:
+            if exc.errno in WRITE_ERRNOS:
+                raise  # a full disk: atomic_output says so in one line
             msg = describe_av_error(exc)
             raise OutputError(
                 f"cannot write {out_p.suffix} with {v.codec} video: {msg}", out_p

@@ -159,7 +159,7 @@ def probe(path: str | Path) -> MediaInfo:
         audio_infos = []
         for a in container.streams.audio:
             cc = a.codec_context
-            if not cc.sample_rate:
+            if cc is None or not cc.sample_rate:  # None: a codec FFmpeg has no decoder for
                 continue
             audio_infos.append(
                 AudioStreamInfo(
@@ -190,6 +190,8 @@ def probe(path: str | Path) -> MediaInfo:
 
 def _probe_video(container, s, p: Path, c_dur: float, c_start: float) -> VideoStreamInfo:
     cc = s.codec_context
+    if cc is None:  # a codec id FFmpeg has no decoder for (a damaged header, an exotic codec)
+        raise MediaError("video stream of an unknown codec (no decoder for it)", p)
     width, height = int(cc.width or 0), int(cc.height or 0)
     if width <= 0 or height <= 0:
         raise MediaError(f"video stream has no picture size ({width}x{height})", p)

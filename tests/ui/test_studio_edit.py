@@ -269,6 +269,11 @@ def test_export_dialog_refuses_the_source(qtbot, clip, tmp_path):
     assert not ok.isEnabled()  # FLAC chosen, .wav name
     dlg.out.setText(str(tmp_path / "mix.flac"))
     assert ok.isEnabled() and dlg.spec().kind == "flac"
+    dlg.kind.setCurrentIndex(dlg.kind.findData("video"))
+    dlg.out.setText(str(tmp_path / "mix.avi"))  # mux cannot write it: refused here, not after the render
+    assert not ok.isEnabled() and ".webm" in dlg.warn.text()
+    dlg.out.setText(str(tmp_path / "mix.webm"))
+    assert ok.isEnabled()
 
 
 def test_click_and_drag_in_ruler_seeks(qtbot, window, clip, mouse):
