@@ -58,7 +58,7 @@ from benchmarks.heldout.classifier import (  # noqa: E402
     spectral_flatness_mean,
 )
 from benchmarks.heldout.labels import CLASSES, PROMPTS  # noqa: E402
-from engine.audio import LayoutConfig, MelConfig, layout_from_audio  # noqa: E402
+from engine.audio import LayoutConfig, MelConfig, layout_from_audio, resample  # noqa: E402
 from engine.types import AudioLayout  # noqa: E402
 
 SR = 16000
@@ -212,7 +212,6 @@ def run_row(engine: str, prompt_mode: str, case: Case, packs: Packs, seed: int =
         raise ValueError(f"prompt_mode must be right or wrong, not {prompt_mode!r}")
     import inspect
 
-    from engine.audio import resample
     from engine.generation import generate
     from engine.progress import run_to_completion
     from engine.types import GenerationRequest
@@ -274,6 +273,30 @@ class Judge:
         if self.full is not None:
             out["label_full"] = self.full.classes[int(self.full.predict_proba(F).mean(axis=0).argmax())]
         return out
+
+
+class ProjectClassifierJudge:
+    """The second judge: the project's evaluation CNN (engine.classifier, trained on the Foley
+    library's TRAIN split; it trained no engine), its probabilities restricted to the
+    benchmark's 8 classes. Fair to the library engine only when the library row places
+    recordings the CNN never heard: run it with ``--library`` on an index of the val/test splits."""
+
+    def __init__(self) -> None:
+        from engine.classifier import load_classifier
+
+        self.clf = load_classifier()
+        self.idx = [self.clf.class_names.index(c) for c in CLASSES]
+        self.full = None
+
+    def judge(self, audio: np.ndarray, case: Case) -> dict:
+        a = np.asarray(audio, np.float32)
+        w, h = SR, SR // 2  # 1 s windows every 0.5 s, kept within 20 dB of the loudest (as the other judge)
+        segs = [a[i : i + w] for i in range(0, max(1, len(a) - w + 1), h)] or [a]
+        rms = np.array([np.sqrt(np.mean(x.astype(np.float64) ** 2)) + 1e-12 for x in segs])
+        segs = [x for x, r in zip(segs, rms, strict=True) if r >= rms.max() * 0.1]
+        p = self.clf.predict_proba(segs, SR).mean(axis=0)[self.idx]
+        return {"label": CLASSES[int(p.argmax())], "p_layout_class": float(p[CLASSES.index(case.cls)] / p.sum()),
+                "p_wrong_class": float(p[CLASSES.index(case.wrong_cls)] / p.sum())}
 
 
 # ------------------------------------------------------------------------- benchmark ----
@@ -431,6 +454,23 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
+def foley_judge_records(sfx: Path, splits: Sequence[str]) -> tuple[list[dict], list[np.ndarray]]:
+    """The Foley library's recordings of the benchmark's classes in ``splits`` (16 kHz FLAC), as
+    extra judge training data. Never used to build cases; never placed by the library engine
+    when it runs on the starter library (train split only)."""
+    import soundfile as sf
+
+    from engine.data.library import read_manifest, sound_path
+
+    recs, auds = [], []
+    for r in read_manifest(sfx):
+        if r["split"] in splits and r["class"] in CLASSES:
+            a, sr = sf.read(str(sound_path(sfx, r)), dtype="float32", always_2d=True)
+            recs.append({"id": "foley-" + r["id"], "class": r["class"], "package": r["source"]})
+            auds.append(a.mean(axis=1) if sr == SR else resample(a.mean(axis=1), sr, SR))
+    return recs, auds
+
+
 def main(argv: list[str] | None = None) -> int:
     from benchmarks.heldout.fetch import DATA, load_audio, load_index
 
@@ -445,6 +485,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ar-pack", default=None)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--save-audio", type=Path, default=None, help="write every output as WAV here (never commit)")
+    ap.add_argument("--judge-extra-splits", default="",
+                    help="also train the judge on these splits of the Foley library (e.g. val,test): recordings "
+                         "the engines never train on or place (the starter library is the train split), so the "
+                         "judge knows those packages' sound too; cases stay held-out montages")
+    ap.add_argument("--judge", choices=("independent", "project-classifier"), default="independent",
+                    help="independent: the numpy logistic regression trained on held-out packages only; "
+                         "project-classifier: engine.classifier (see ProjectClassifierJudge)")
+    ap.add_argument("--library", default=None, help="library index folder for the library row (default: the user's, else the starter)")
+    ap.add_argument("--sfx", type=Path, default=ROOT / "data" / "sfx", help="the Foley library (v2a data sfx)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "heldout.json")
     args = ap.parse_args(argv)
     rows = [r.strip() for r in args.rows.split(",") if r.strip()]
@@ -460,9 +509,12 @@ def main(argv: list[str] | None = None) -> int:
     audios = [load_audio(r, args.data) for r in records]
     full = LogReg.load(args.classifier) if args.classifier.is_file() else None
     cinfo = json.loads(args.classifier.read_text()) if args.classifier.is_file() else {}
-    judge = Judge(records, audios, full)
+    extra_splits = [x for x in args.judge_extra_splits.split(",") if x]
+    j_records, j_audios = foley_judge_records(args.sfx, extra_splits) if extra_splits else ([], [])
+    judge = (Judge(records + j_records, audios + j_audios, full) if args.judge == "independent"
+             else ProjectClassifierJudge())
     layout_cfg = pack_layout_cfg(args.pack)
-    packs = Packs({"diffusion": args.pack, "ar": args.ar_pack})
+    packs = Packs({"diffusion": args.pack, "ar": args.ar_pack, "library": args.library})
     with tempfile.TemporaryDirectory(prefix="v2a-heldout-") as tmp:
         cases = build_cases(records, audios, args.n, args.seed, layout_cfg, Path(tmp))
         cache = Path(tmp) / "features"
@@ -478,13 +530,17 @@ def main(argv: list[str] | None = None) -> int:
         "wall_seconds": round(time.time() - t_start, 1),
         "settings": {"n_per_class": args.n, "seed": args.seed, "steps": args.steps or "request default (25)",
                      "pack": args.pack or "starter", "ar_pack": args.ar_pack or "starter-ar",
-                     "library": _library_where() if "library" in rows else None,
+                     "library": (args.library or _library_where()) if "library" in rows else None,
+                     "judge_kind": args.judge,
                      "layout": {"columns_per_second": layout_cfg.columns_per_second, "bands": layout_cfg.bands},
                      "video": f"still picture, {FPS} fps, {SIZE[0]}x{SIZE[1]}, H.264, no audio",
                      "montage": f"2-4 recordings (each <= {MAX_REC_S} s) at random times over 6-8 s, 16 kHz",
                      "prompts": PROMPTS,
                      "judge": "leave-case-out refit of the numpy logistic regression (label); "
-                              "the saved all-recordings model (label_full)"},
+                              "the saved all-recordings model (label_full)",
+                     "judge_extra_training": {"foley_splits": extra_splits,
+                                              "recordings_per_class": {c: sum(r["class"] == c for r in j_records)
+                                                                       for c in CLASSES}}},
         "classes": list(CLASSES),
         "recordings_per_class": {c: sum(r["class"] == c for r in records) for c in CLASSES},
         "classifier": {k: cinfo.get(k) for k in ("n_recordings", "chance", "majority", "train_file_accuracy")}

@@ -109,11 +109,11 @@ def phase_use(tmp: Path) -> dict:
     from engine.library.index import load_index, starter_library_dir
     from engine.library.search import search
     from engine.progress import run_to_completion
-    from engine.text import encode_text
+    from engine.text_numpy import encode_text_numpy
     from engine.types import GenerationRequest
 
     res: dict = {}
-    encode_text("warm up")  # the text encoder's load is start-up, not per-query cost
+    encode_text_numpy("warm up")  # the text encoder's load is start-up, not per-query cost
     for name, folder in (("starter", starter_library_dir()), ("folder_index", tmp / "idx")):
         t0 = time.perf_counter()
         idx = load_index(folder)
@@ -141,6 +141,7 @@ def phase_use(tmp: Path) -> dict:
         res[f"engine_10s_{label}"] = {"median_s": round(statistics.median(times), 3), "max_s": round(max(times), 3),
                                       "sample_rate": takes[0].sample_rate}
     res["peak_memory_mb"] = _rss_mb()
+    res["torch_loaded"] = "torch" in sys.modules
     return res
 
 

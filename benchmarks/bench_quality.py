@@ -427,7 +427,7 @@ def _row_functions() -> dict[str, RowFn]:
         "library_event_tool": lambda c, e: _library_lanes(e, c, _class_event_tool(c), event_tool_layout(c)),
         "library_pred": lambda c, e: (e.run(c, "library", None, prompt=_prompt(_main_class(c))), None),
         "library_reference": lambda c, e: _library_lanes(e, c, class_layouts(c, c.true_layout), c.true_layout, reference=True),
-        "diffusion_true_exemplar_phase": _exemplar_phase,
+        "diffusion_true_exemplar_phase": lambda c, e: _exemplar_phase(e, c),
         "diffusion_true_random_phase": lambda c, e: _exemplar_phase(e, c, exemplar=False),
     }
 
