@@ -85,12 +85,25 @@ def _vary_pitch(y: np.ndarray, semitones: float) -> np.ndarray:
     return np.interp(pos, np.arange(len(y)), y).astype(np.float32)
 
 
+#: Layout level (band mean at the loudest column) of a recording levelled to -20 dB active RMS
+#: (the starter library's median, 0.53-0.75 across footsteps). An event painted at this level
+#: gets 0 dB: the overall gain depends on the event, not on the candidate drawn for it, so a run
+#: of steps keeps one loudness whichever recordings the round-robin picks.
+REFERENCE_LEVEL = 0.62
+DB_PER_UNIT = NEPERS_PER_UNIT * 20.0 / math.log(10.0)
+
+
 def _gain_and_eq(target: np.ndarray, own: np.ndarray) -> tuple[float, np.ndarray]:
-    """Overall gain (dB) and per-band EQ (dB) that move ``own`` band values to ``target``."""
-    d = (np.asarray(target, np.float64) - np.asarray(own, np.float64)) * NEPERS_PER_UNIT * 20.0 / math.log(10.0)
-    overall = float(np.clip(d.mean(), -40.0, 12.0))
-    eq = np.clip(d - d.mean(), -MAX_EQ_DB, MAX_EQ_DB)
-    return overall, eq
+    """Overall gain (dB) from the event's level over its active bands, and a per-band EQ (dB)
+    that moves ``own``'s band shape toward ``target``'s; bands the event leaves empty (painted
+    over some bands only) are turned down by the EQ's full range."""
+    t = np.asarray(target, np.float64)
+    o = np.asarray(own, np.float64)
+    active = t >= 0.25 * t.max() if t.max() > 0 else np.ones(len(t), bool)
+    overall = float(np.clip((t[active].mean() - REFERENCE_LEVEL) * DB_PER_UNIT, -40.0, 12.0))
+    d = (t - o) * DB_PER_UNIT
+    eq = np.where(active, d - d[active].mean(), -MAX_EQ_DB)
+    return overall, np.clip(eq, -MAX_EQ_DB, MAX_EQ_DB)
 
 
 class RoundRobin:
