@@ -148,15 +148,20 @@ def still_video(path: Path, duration: float, fps: int = FPS, size: tuple[int, in
 
 
 # ---------------------------------------------------------------------------- rows ----
-def layout_to_gl(layout: AudioLayout, duration: float) -> np.ndarray:
-    """bench_quality's trivial baseline (layout -> 64-bin mel -> Griffin-Lim)."""
-    spec = importlib.util.spec_from_file_location("bench_quality", ROOT / "benchmarks" / "bench_quality.py")
+def _bench_quality() -> Any:
+    """benchmarks/bench_quality.py as a module (this file also runs as a script)."""
     mod = sys.modules.get("bench_quality")
     if mod is None:
+        spec = importlib.util.spec_from_file_location("bench_quality", ROOT / "benchmarks" / "bench_quality.py")
         mod = importlib.util.module_from_spec(spec)
         sys.modules["bench_quality"] = mod
         spec.loader.exec_module(mod)
-    return mod.layout_to_audio_gl(layout, duration)
+    return mod
+
+
+def layout_to_gl(layout: AudioLayout, duration: float) -> np.ndarray:
+    """bench_quality's trivial baseline (layout -> 64-bin mel -> Griffin-Lim)."""
+    return _bench_quality().layout_to_audio_gl(layout, duration)
 
 
 class Packs:
@@ -416,13 +421,7 @@ def pack_layout_cfg(name: str | None = None) -> LayoutConfig:
 
 
 def machine() -> dict:
-    spec = importlib.util.spec_from_file_location("bench_quality", ROOT / "benchmarks" / "bench_quality.py")
-    mod = sys.modules.get("bench_quality")
-    if mod is None:
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules["bench_quality"] = mod
-        spec.loader.exec_module(mod)
-    info = mod.machine()
+    info = _bench_quality().machine()
     try:
         import os
 
@@ -443,15 +442,7 @@ def _library_where() -> str | None:
 
 
 def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, float | np.floating):
-        return None if not np.isfinite(obj) else round(float(obj), 5)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
+    return _bench_quality()._jsonable(obj)
 
 
 def foley_judge_records(sfx: Path, splits: Sequence[str]) -> tuple[list[dict], list[np.ndarray]]:
