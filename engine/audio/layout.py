@@ -50,28 +50,36 @@ def denormalize_mel(values: np.ndarray, cfg: LayoutConfig = LayoutConfig()) -> n
     return (np.asarray(values, np.float32) * (cfg.norm_max - cfg.norm_min) + cfg.norm_min).astype(np.float32)
 
 
-def _resize_matrix(n_in: int, n_out: int) -> np.ndarray:
-    """[n_out, n_in] weights: area average when shrinking, linear interpolation when growing."""
+def _resize_matrix(n_in: int, n_out: int, o0: int = 0, o1: int | None = None) -> np.ndarray:
+    """[n_out, n_in] weights: area average when shrinking, linear interpolation when growing;
+    rows ``o0:o1`` only (the full matrix of a long clip is n_out x n_in float64: gigabytes)."""
+    o1 = n_out if o1 is None else min(o1, n_out)
     if n_in == n_out:
-        return np.eye(n_in, dtype=np.float64)
-    w = np.zeros((n_out, n_in), dtype=np.float64)
+        return np.eye(o1 - o0, n_in, o0, dtype=np.float64)
+    w = np.zeros((o1 - o0, n_in), dtype=np.float64)
     if n_out < n_in:
         scale = n_in / n_out
         edges = np.arange(n_out + 1) * scale
-        for o in range(n_out):
+        for o in range(o0, o1):
             a, b = edges[o], edges[o + 1]
             i0, i1 = int(math.floor(a)), min(n_in, int(math.ceil(b)))
             for i in range(i0, i1):
-                w[o, i] = min(b, i + 1) - max(a, i)
+                w[o - o0, i] = min(b, i + 1) - max(a, i)
         return w / w.sum(axis=1, keepdims=True)
     pos = (np.arange(n_out) + 0.5) * n_in / n_out - 0.5
-    pos = np.clip(pos, 0, n_in - 1)
+    pos = np.clip(pos, 0, n_in - 1)[o0:o1]
     i0 = np.floor(pos).astype(int)
     i1 = np.minimum(i0 + 1, n_in - 1)
     frac = pos - i0
-    w[np.arange(n_out), i0] += 1 - frac
-    w[np.arange(n_out), i1] += frac
+    w[np.arange(o1 - o0), i0] += 1 - frac
+    w[np.arange(o1 - o0), i1] += frac
     return w
+
+
+#: Time-matrix elements per block in ``resize_layout`` (32 MB of float64): a short clip is one
+#: block (the one-shot product); a 10-minute clip's layout -> mel grid (60,000 x 15,000) would
+#: be 7.2 GB whole. Each block keeps every input column, so its rows' sums are the same.
+RESIZE_BLOCK = 1 << 22
 
 
 def resize_layout(values: np.ndarray, n_columns: int, n_bands: int) -> np.ndarray:
@@ -81,7 +89,14 @@ def resize_layout(values: np.ndarray, n_columns: int, n_bands: int) -> np.ndarra
         raise ValueError(f"need a non-empty 2-D array, got shape {v.shape}")
     if n_columns < 1 or n_bands < 1:
         raise ValueError(f"target grid must be positive, got [{n_columns}, {n_bands}]")
-    out = _resize_matrix(v.shape[0], n_columns) @ v @ _resize_matrix(v.shape[1], n_bands).T
+    right = _resize_matrix(v.shape[1], n_bands).T
+    rows = max(1, RESIZE_BLOCK // v.shape[0])
+    if n_columns <= rows:
+        out = _resize_matrix(v.shape[0], n_columns) @ v @ right
+    else:
+        out = np.concatenate([
+            _resize_matrix(v.shape[0], n_columns, o, o + rows) @ v @ right for o in range(0, n_columns, rows)
+        ])
     return out.astype(np.float32)
 
 

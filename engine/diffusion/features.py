@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from engine.models import module_device
-from engine.models.visual import motion_color_histogram, motion_features
+from engine.models.visual import motion_color_histogram_carry, motion_features, motion_frames_carry
 from engine.progress import CancelToken, Job, Progress
 from engine.timebase import frame_count
 
@@ -93,12 +93,25 @@ def content_hash(path: str | Path) -> str:
     return h.hexdigest()
 
 
+#: The ViT's batch (frames per call) and the frames decoded and encoded at once: CHUNK_BATCHES
+#: ViT batches of ``semantic_stride`` frames (starter pack: 640 frames, 25.6 s). Whole batches
+#: per chunk keep the ViT's calls, and so its numbers, those of a one-shot run; the motion
+#: streams carry their state across chunks. Decoding a whole 10-minute clip at once peaked at
+#: 3.3 GB (float copies of every frame); in chunks memory stays flat (benchmarks/bench_long.py).
+VIT_BATCH = 128
+CHUNK_BATCHES = 5
+
+
 def encode_frames(
-    frames: np.ndarray, visual: torch.nn.Module, stride: int, motion_grid: int, chunk: int = 128
+    frames: np.ndarray, visual: torch.nn.Module, stride: int, motion_grid: int, chunk: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """uint8 [N, H, W, 3] at the frame rate -> (motion [N, m], cls [Ns, c], patch [Ns, p])."""
     motion = motion_features(frames, motion_grid)
-    sem_frames = frames[::stride]
+    cls, patch = _vit(frames[::stride], visual, chunk or VIT_BATCH)
+    return motion, cls, patch
+
+
+def _vit(sem_frames: np.ndarray, visual: torch.nn.Module, chunk: int) -> tuple[np.ndarray, np.ndarray]:
     cls_l, patch_l = [], []
     dev = module_device(visual)  # frames go to the ViT's device, features come back
     with torch.no_grad():
@@ -106,21 +119,60 @@ def encode_frames(
             c, p = visual(torch.from_numpy(np.ascontiguousarray(sem_frames[a : a + chunk])).to(dev))
             cls_l.append(c.float().cpu().numpy())
             patch_l.append(p.float().cpu().numpy())
-    return motion, np.concatenate(cls_l), np.concatenate(patch_l)
+    return np.concatenate(cls_l), np.concatenate(patch_l)
+
+
+class _FeatureStream:
+    """``pack``'s features fed chunk by chunk (each a multiple of the chunk size but the last);
+    the previous chunk's last frame and the motion streams' carries join chunk borders."""
+
+    def __init__(self, pack) -> None:
+        feat = pack.manifest["features"]
+        self.fr, self.stride = float(feat["frame_rate"]), int(feat["semantic_stride"])
+        self.visual, self.T = pack.net("visual"), pack.net("layout")
+        self.grid = int(self.visual.config["motion_grid"])
+        self.uses_frames = getattr(self.T, "uses_frames", False)
+        self.levels = pack.net("cond").color_levels
+        self.prev: np.ndarray | None = None  # [1, H, W, 3]: the last frame of the previous chunk
+        self.mcarry = self.ccarry = None
+        self.parts: dict[str, list[np.ndarray]] = {k: [] for k in ("motion", "cls", "patch", "frames", "color")}
+
+    def add(self, chunk: np.ndarray) -> None:
+        first = self.prev is None
+        ext = chunk if first else np.concatenate([self.prev, chunk])
+        skip = 0 if first else 1  # the previous chunk's frame only gives the differences
+        self.parts["motion"].append(motion_features(ext, self.grid)[skip:])
+        cls, patch = _vit(chunk[:: self.stride], self.visual, VIT_BATCH)
+        self.parts["cls"].append(cls)
+        self.parts["patch"].append(patch)
+        if self.uses_frames:
+            size = int(self.T.config["frame_size"])
+            mf, self.mcarry = motion_frames_carry(ext, size, self.T.frame_color, self.mcarry)
+            self.parts["frames"].append(mf[skip:])
+        if self.levels:
+            h, self.ccarry = motion_color_histogram_carry(ext, self.levels, self.stride, carry=self.ccarry)
+            self.parts["color"].append(h)
+        self.prev = chunk[-1:].copy()
+
+    def result(self, duration: float) -> ClipFeatures:
+        cat = {k: np.concatenate(v) if v else None for k, v in self.parts.items()}
+        return ClipFeatures(duration, self.fr, cat["motion"], self.fr / self.stride, cat["cls"], cat["patch"],
+                            cat["frames"], cat["color"])
+
+
+def chunk_frames(pack) -> int:
+    """Frames per chunk for ``pack``: whole ViT batches (see ``CHUNK_BATCHES``)."""
+    return VIT_BATCH * int(pack.manifest["features"]["semantic_stride"]) * CHUNK_BATCHES
 
 
 def features_from_frames(frames: np.ndarray, duration: float, pack) -> ClipFeatures:
     """``pack``'s features of decoded frames (uint8 [N, S, S, 3] at its frame rate): the motion
     stream, the ViT on every ``semantic_stride``-th frame, T's motion frames and S's
     motion-colour histograms where the pack's networks take them."""
-    feat = pack.manifest["features"]
-    fr, stride = float(feat["frame_rate"]), int(feat["semantic_stride"])
-    visual, T = pack.net("visual"), pack.net("layout")
-    motion, cls, patch = encode_frames(frames, visual, stride, int(visual.config["motion_grid"]))
-    mframes = T.frame_inputs(frames) if getattr(T, "uses_frames", False) else None
-    levels = pack.net("cond").color_levels
-    color = motion_color_histogram(frames, levels, stride) if levels else None
-    return ClipFeatures(duration, fr, motion, fr / stride, cls, patch, mframes, color)
+    stream, step = _FeatureStream(pack), chunk_frames(pack)
+    for a in range(0, max(1, len(frames)), step):
+        stream.add(frames[a : a + step])
+    return stream.result(duration)
 
 
 def clip_features(
@@ -130,7 +182,7 @@ def clip_features(
     cancel: CancelToken | None = None,
 ) -> Job[ClipFeatures]:
     """Features of one clip for ``pack`` (an engine.generation.Pack), cached by content hash."""
-    from engine.media import probe, read_frames_array
+    from engine.media import probe, read_frames
 
     feat = pack.manifest["features"]
     fr = float(feat["frame_rate"])
@@ -172,19 +224,36 @@ def clip_features(
         raise MediaError("has no video stream (an audio-only file); give a video clip", video_path)
     duration = float(info.video.duration)
     yield Progress("decoding", 0, 1)
-    frames, _ = read_frames_array(video_path, fr, size=(size, size), crop=False)
-    if cancel is not None:
-        cancel.check()
     n = max(1, frame_count(duration, fr))
-    if frames.shape[0] == 0:
-        from engine.errors import MediaError
+    # Decoded and encoded a chunk at a time: only the per-frame feature rows are kept.
+    stream, step = _FeatureStream(pack), chunk_frames(pack)
+    buf = np.zeros((step, size, size, 3), np.uint8)
+    k = got = 0
+    last = None
+    frames = read_frames(video_path, fr, size=(size, size), crop=False, info=info)
+    try:
+        while got < n:
+            rgb = next(frames, None)
+            if rgb is None:
+                if last is None:
+                    from engine.errors import MediaError
 
-        raise MediaError("no video frame could be decoded", video_path)
-    if frames.shape[0] < n:  # the last frame stays on screen
-        frames = np.concatenate([frames, np.repeat(frames[-1:], n - frames.shape[0], 0)])
-    frames = frames[:n]
+                    raise MediaError("no video frame could be decoded", video_path)
+                buf[k] = last  # the last frame stays on screen
+            else:
+                buf[k] = last = rgb[1]
+            k += 1
+            got += 1
+            if k == step or got == n:
+                stream.add(buf[:k])
+                k = 0
+                if cancel is not None:
+                    cancel.check()
+                yield Progress("decoding", got, n)
+    finally:
+        frames.close()  # the container closes now, not at garbage collection
     yield Progress("features", 0, 1)
-    out = features_from_frames(frames, duration, pack)
+    out = stream.result(duration)
     if cache is not None:
         try:
             cache.mkdir(parents=True, exist_ok=True)

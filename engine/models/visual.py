@@ -194,10 +194,19 @@ def motion_frames(frames: np.ndarray, size: int = 64, color: bool = False) -> np
     forward instead of a zero, which would put a fake rhythm into the timing signal.
     ``color``: [F, 4, size, size] = R, G, B and the same grayscale difference (an object and its
     background can share a brightness but rarely a colour)."""
+    return motion_frames_carry(frames, size, color)[0]
+
+
+def motion_frames_carry(
+    frames: np.ndarray, size: int = 64, color: bool = False, carry: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``motion_frames`` in pieces: ``carry`` is the difference carried in (None: ``frames``
+    starts the clip; else ``frames[0]`` is the previous piece's last frame, whose row the caller
+    drops). Returns (rows, the carry for the next piece); pieces give the one-shot numbers."""
     f = np.asarray(frames)
     ch = 4 if color else 2
     if f.shape[0] == 0:
-        return np.zeros((0, ch, size, size), np.uint8)
+        return np.zeros((0, ch, size, size), np.uint8), carry
     x = torch.from_numpy(np.ascontiguousarray(f)).float()
     # gray first (as the shipped packs were trained); colour keeps the three channels
     x = x.permute(0, 3, 1, 2) / 255.0 if color else x.mean(-1)[:, None] / 255.0  # [F, 3|1, H, W]
@@ -205,17 +214,17 @@ def motion_frames(frames: np.ndarray, size: int = 64, color: bool = False) -> np
         x = F.interpolate(x, size=(size, size), mode="area")
     g = x.mean(1).numpy()
     d = np.zeros_like(g)
-    last = np.zeros_like(g[0])
+    last = np.zeros_like(g[0]) if carry is None else carry
     for t in range(1, g.shape[0]):
         dt = np.abs(g[t] - g[t - 1])
         if dt.mean() >= 0.5 / 255.0:
             last = dt
         d[t] = last
-    if g.shape[0] > 1:
+    if g.shape[0] > 1 and carry is None:
         d[0] = d[1]
     d = np.clip(4.0 * d, 0.0, 1.0)[:, None]
     out = np.concatenate([x.numpy(), d], 1) if color else np.concatenate([g[:, None], d], 1)
-    return np.round(out * 255.0).astype(np.uint8)
+    return np.round(out * 255.0).astype(np.uint8), last
 
 
 def motion_color_histogram(
@@ -231,12 +240,23 @@ def motion_color_histogram(
     0.10-0.17 for the ViT's CLS / patch features (docs/DIFFUSION.md). A frame that repeats the
     previous one (decoded above the clip's own rate) carries the last real histogram forward;
     frame 0 copies frame 1. Rows are the mean over each ``stride`` frames, at the ViT's rate."""
+    return motion_color_histogram_carry(frames, levels, stride, top, floor)[0]
+
+
+def motion_color_histogram_carry(
+    frames: np.ndarray, levels: int = 4, stride: int = 1, top: float = 0.03, floor: float = 20.0,
+    carry: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``motion_color_histogram`` in pieces, as ``motion_frames_carry``: with ``carry`` (the
+    previous piece's last per-frame histogram) ``frames[0]`` is that piece's last frame and only
+    the following frames get rows; a piece must start on a multiple of ``stride``."""
     f = np.asarray(frames)
     bins = levels**3
     n = f.shape[0]
-    n_out = -(-n // max(1, stride))
+    first = carry is None
+    n_out = -(-(n if first else n - 1) // max(1, stride))
     if n < 2:
-        return np.zeros((n_out, bins), np.float32)
+        return np.zeros((n_out, bins), np.float32), carry
     x = f.astype(np.int16)
     d = np.abs(np.diff(x, axis=0)).sum(-1).astype(np.float32).reshape(n - 1, -1)  # [F-1, H*W]
     thr = np.maximum(np.quantile(d, 1.0 - top, axis=1), floor)[:, None]
@@ -251,10 +271,15 @@ def motion_color_histogram(
             h[t] /= tot[t]
         elif t > 0:
             h[t] = h[t - 1]
-    h = np.concatenate([h[:1], h]).astype(np.float32)
+        elif not first:
+            h[t] = carry
+    if first:
+        h = np.concatenate([h[:1], h])
+    last = h[-1].copy()
+    h = h.astype(np.float32)
     s = max(1, stride)
-    pad = n_out * s - n
+    pad = n_out * s - h.shape[0]
     if pad:
         h = np.concatenate([h, np.repeat(h[-1:], pad, 0)])
     # a short last group is padded with its last frame
-    return h.reshape(n_out, s, bins).mean(1) if s > 1 else h
+    return (h.reshape(n_out, s, bins).mean(1) if s > 1 else h), last

@@ -13,6 +13,12 @@ import torch
 
 from engine.audio.mel import MelConfig, mel_filterbank
 
+#: Mel frames reconstructed at once (60 s at 100 frames/s) and the overlap between segments.
+#: Griffin-Lim holds several complex spectrograms of its input: 10 minutes at once peaked at
+#: ~1.3 GB more than the rest of ``v2a generate``; shorter mels run whole, as before.
+SEGMENT_FRAMES = 6000
+SEGMENT_OVERLAP = 100
+
 
 class GriffinLim:
     def __init__(self, mel_cfg: MelConfig, n_iter: int = 32, momentum: float = 0.99) -> None:
@@ -41,15 +47,28 @@ class GriffinLim:
         squeeze = lm.ndim == 2
         if squeeze:
             lm = lm[None]
-        cfg = self.cfg
-        hop, n_fft = cfg.hop_length, cfg.n_fft
+        hop = self.cfg.hop_length
         n_frames = lm.shape[1]
         length = n_frames * hop
-        mag = self.mel_to_magnitude(lm)  # [B, bins, T]
         g = torch.Generator().manual_seed(int(seed))
-        phase = torch.exp(2j * torch.pi * torch.rand(mag.shape, generator=g)).to(dev)
-        spec_kw = dict(n_fft=n_fft, hop_length=hop, win_length=cfg.win_length, window=self.window, center=True)
-        angles = phase.to(torch.complex64)
+        if n_frames <= SEGMENT_FRAMES:
+            mag = self.mel_to_magnitude(lm)  # [B, bins, T]
+            phase = torch.exp(2j * torch.pi * torch.rand(mag.shape, generator=g)).to(dev)
+            y, _ = self._griffin_lim(mag, phase.to(torch.complex64), length)
+        else:
+            y = self._segmented(lm, g)
+        # torch centres frame t on sample t*hop; log_mel centres it on t*hop + hop/2.
+        shift = hop // 2
+        y = torch.cat([torch.zeros(y.shape[0], shift, device=dev), y[:, : length - shift]], dim=1)
+        out = y.cpu().numpy().astype(np.float32)
+        return out[0] if squeeze else out
+
+    def _griffin_lim(self, mag: torch.Tensor, angles: torch.Tensor, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(audio [B, length], the final unit phases [B, bins, T]) from magnitudes and start phases."""
+        cfg = self.cfg
+        n_frames = mag.shape[-1]
+        spec_kw = dict(n_fft=cfg.n_fft, hop_length=cfg.hop_length, win_length=cfg.win_length, window=self.window,
+                       center=True)
         prev = torch.zeros_like(angles)
         alpha = self.momentum / (1.0 + self.momentum)
         with torch.no_grad():
@@ -60,8 +79,29 @@ class GriffinLim:
                 angles = angles / (angles.abs() + 1e-8)
                 prev = rebuilt
             y = torch.istft(mag * angles, length=length, **spec_kw)
-        # torch centres frame t on sample t*hop; log_mel centres it on t*hop + hop/2.
-        shift = hop // 2
-        y = torch.cat([torch.zeros(y.shape[0], shift, device=dev), y[:, : length - shift]], dim=1)
-        out = y.cpu().numpy().astype(np.float32)
-        return out[0] if squeeze else out
+        return y, angles
+
+    def _segmented(self, lm: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        """A long mel in overlapping segments: each starts from the previous one's final phases
+        over the overlap (so the two agree there) and is cross-faded in linearly."""
+        hop, dev = self.cfg.hop_length, lm.device
+        b, n_frames = lm.shape[:2]
+        rand = torch.rand((b, self.fb_pinv.shape[0], n_frames), generator=g)  # the one-shot draw
+        y = torch.zeros(b, n_frames * hop, device=dev)
+        s, tail = 0, None
+        while True:
+            e = min(n_frames, s + SEGMENT_FRAMES)
+            mag = self.mel_to_magnitude(lm[:, s:e])
+            angles = torch.exp(2j * torch.pi * rand[..., s:e]).to(dev).to(torch.complex64)
+            if tail is not None:
+                angles[..., : tail.shape[-1]] = tail
+            ys, ang = self._griffin_lim(mag, angles, (e - s) * hop)
+            n_ov = 0 if tail is None else tail.shape[-1] * hop
+            if n_ov:
+                fade = (torch.arange(n_ov, device=dev, dtype=torch.float32) + 0.5) / n_ov
+                y[:, s * hop : s * hop + n_ov] = y[:, s * hop : s * hop + n_ov] * (1 - fade) + ys[:, :n_ov] * fade
+            y[:, s * hop + n_ov : e * hop] = ys[:, n_ov:]
+            if e == n_frames:
+                return y
+            tail = ang[..., e - SEGMENT_OVERLAP - s :]
+            s = e - SEGMENT_OVERLAP

@@ -109,7 +109,7 @@ def test_damaged_feature_cache_entry_is_a_miss_and_is_rebuilt(pack, clip, tmp_pa
     def boom(*a, **k):
         raise AssertionError("decoded again: the rebuilt entry was not used")
 
-    monkeypatch.setattr(engine.media, "read_frames_array", boom)
+    monkeypatch.setattr(engine.media, "read_frames", boom)
     run_to_completion(generation.predict_layout(clip, pack, cache_dir=tmp_path))
 
 
