@@ -22,10 +22,12 @@ from engine.library.records import SoundRecord, read_stretch
 from engine.library.render import Placement, place_events, texture
 from engine.library.search import ClassChoice, choose_class, search, search_audio
 from engine.progress import CancelToken, Job, Progress
+from engine.timebase import seconds_to_samples
 from engine.types import AudioLayout, GenerationRequest, Take
 
 CANDIDATES = 8  # recordings a lane rotates through
-OUTPUT_RATES = (48000, 44100)
+REFERENCE_S = 8.0  # of a reference file, this much is placed (the index's segment length x 2)
+REFERENCE_SEARCH_S = 30.0  # ... and this much is heard when searching for its neighbours
 
 
 @dataclass
@@ -59,26 +61,26 @@ class SoundChoice:
     cls: str
     candidates: list[SoundRecord]
     how: str  # a sentence for the user: why these recordings
-    scores: list[float] = field(default_factory=list)
 
 
-def reference_record(path: str | Path, cls: str) -> SoundRecord:
-    """A user's reference file as a record (it is itself placed, like a library hit)."""
-    from engine.library.index import _analyse, _resample16, hit_length
+def reference_record(path: str | Path, cls: str, audio: tuple[np.ndarray, int] | None = None) -> SoundRecord:
+    """A user's reference file as a record (it is itself placed, like a library hit); its
+    first 8 s. ``audio``: the file's samples when the caller has already read them."""
+    from engine.library.index import _resample16, analyse
 
     p = Path(path)
     if not p.is_file():
         raise MediaError("no such file" if not p.exists() else "is not a file", p)
-    y, sr = read_stretch(p, 0.0, 0.0)
+    y, sr = audio if audio is not None else read_stretch(p, 0.0, REFERENCE_S)
+    y = y[: int(REFERENCE_S * sr)]
     if len(y) < 0.02 * sr or float(np.max(np.abs(y))) < 1e-5:
         raise MediaError("reference has no sound (silent or shorter than 20 ms)", p)
-    dur = min(len(y) / sr, 8.0)
-    onset, loud, bands = _analyse(_resample16(y[: int(dur * sr)], sr))
+    an = analyse(_resample16(y, sr))
     return SoundRecord(
-        id="ref-" + p.stem, path=str(p.resolve()), start=0.0, duration=round(dur, 5), sample_rate=int(sr),
+        id="ref-" + p.stem, path=str(p.resolve()), start=0.0, duration=round(len(y) / sr, 5), sample_rate=int(sr),
         cls=cls, subclass="reference", material="", description=f"reference {p.name}", source="reference",
-        license="user's own", attribution=f"reference file {p}", onset=onset, loudness_db=loud, bands=bands,
-        user=True, original=p.name, hit=hit_length(_resample16(y[: int(dur * sr)], sr)),
+        license="user's own", attribution=f"reference file {p}", onset=an.onset, loudness_db=an.loudness_db,
+        bands=an.bands, user=True, original=p.name, hit=an.hit,
     )
 
 
@@ -94,11 +96,11 @@ def choose_sound(index: LibraryIndex, prompt: str, reference: str | None, negati
         ref_p = Path(reference)
         if not ref_p.is_file():
             raise MediaError("no such file" if not ref_p.exists() else "is not a file", ref_p)
-        y, sr = read_stretch(ref_p, 0.0, 30.0)
+        y, sr = read_stretch(ref_p, 0.0, REFERENCE_SEARCH_S)
         hits, vote = search_audio(index, y, sr, k=60)
         cls = choose_class(index, prompt).cls if prompt.strip() else vote.cls
         near = [index.records[h.index] for h in hits if h.cls == cls][: CANDIDATES - 1]
-        ref = reference_record(ref_p, cls)
+        ref = reference_record(ref_p, cls, (y, sr))
         how = f"reference {ref_p.name} ({'class from the prompt' if prompt.strip() else 'sounds like'} {cls}) + {len(near)} similar recordings"
         return SoundChoice(cls, [ref, *near], how)
     if prompt.strip():
@@ -118,7 +120,7 @@ def choose_sound(index: LibraryIndex, prompt: str, reference: str | None, negati
         "embedding": f"prompt is closest to {choice.cls}",
         "video": f"no prompt: using the class the video suggests, {choice.cls}",
     }.get(choice.how, choice.how)
-    return SoundChoice(choice.cls, [index.records[h.index] for h in hits], how, [h.score for h in hits])
+    return SoundChoice(choice.cls, [index.records[h.index] for h in hits], how)
 
 
 def output_rate(candidates: list[SoundRecord]) -> int:
@@ -204,8 +206,6 @@ def generate(request: GenerationRequest, lib: LibraryPack, cancel: CancelToken |
         yield Progress("placing recordings", k, int(request.takes))
         seed = int(request.seed) + k
         pl = render(layout, choice, duration, seed)
-        from engine.timebase import seconds_to_samples
-
         s0, s1 = seconds_to_samples(a, pl.sample_rate), seconds_to_samples(b, pl.sample_rate)
         audio = pl.audio[s0:s1]
         peak = float(np.max(np.abs(audio))) if audio.size else 0.0

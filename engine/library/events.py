@@ -55,8 +55,3 @@ def layout_events(layout: AudioLayout) -> list[LayoutEvent]:
         k = c0 + int(np.argmax(e[c0:c1]))
         out.append(LayoutEvent(float(t), float(t_end), vals[k].astype(np.float32)))
     return out
-
-
-def active_mask(layout: AudioLayout, floor: float = 0.02) -> np.ndarray:
-    """Columns with any sound (band-mean energy above ``floor``)."""
-    return layout_energy(layout) > floor

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import MediaError, V2AError
-from engine.library.labels import label_from_path
-from engine.library.records import AUDIO_EXTENSIONS, SoundRecord, read_stretch
+from engine.library.labels import label_from_path, material_of
+from engine.library.records import AUDIO_EXTENSIONS, TARGET_DB, SoundRecord, read_stretch
 from engine.progress import CancelToken, Job, Progress
 from engine.safe_write import atomic_output
 
@@ -90,12 +90,6 @@ class LibraryIndex:
         keep = [i for i, r in enumerate(self.records) if r.split not in drop]
         return LibraryIndex([self.records[i] for i in keep], self.text_emb[keep], self.audio_emb[keep],
                             list(self.folders), self.root)
-
-    def by_id(self, rid: str) -> SoundRecord:
-        for r in self.records:
-            if r.id == rid:
-                return r
-        raise KeyError(rid)
 
     # -------------------------------------------------------------- files
     def save(self, folder: str | Path) -> Path:
@@ -169,33 +163,39 @@ def load_index(folder: str | Path | None = None) -> LibraryIndex:
 def hit_length(y16: np.ndarray, sr: int = ANALYSIS_RATE) -> float:
     """Seconds from the start to just before a second strong attack (a recording of several
     steps or knocks), or the whole length. A one-shot event places only its first hit."""
-    hop = int(0.01 * sr)
-    m = len(y16) // hop
-    if m < 4:
+    from engine.data.clean import envelope
+
+    if len(y16) < 4 * int(0.01 * sr) or float(np.max(np.abs(y16))) <= 0:
         return len(y16) / sr
-    env = np.sqrt((y16[: m * hop].reshape(m, hop) ** 2).mean(1))
-    ref = float(env.max())
-    if ref <= 0:
-        return len(y16) / sr
-    peaks = [k for k in range(1, m - 1) if env[k] >= env[k - 1] and env[k] > env[k + 1] and env[k] >= 0.5 * ref]
+    env = envelope(y16, sr, 100.0)  # 10 ms RMS, peak 1
+    m = len(env)
+    peaks = [k for k in range(1, m - 1) if env[k] >= env[k - 1] and env[k] > env[k + 1] and env[k] >= 0.5]
     first = peaks[0] if peaks else int(np.argmax(env))
     for k in peaks[1:]:
         valley = float(env[first:k].min())
         if k - first >= 12 and valley <= 0.35 * env[k]:  # >= 120 ms later, after a clear dip
-            return (first + int(np.argmin(env[first:k]))) * hop / sr
+            return (first + int(np.argmin(env[first:k]))) * 0.01
     return len(y16) / sr
 
 
-def _analyse(y16: np.ndarray) -> tuple[float, float, tuple[float, ...]]:
-    """(onset s, active loudness dB, band profile at the loudest layout column) of 16 kHz audio."""
-    from engine.audio.layout import layout_from_audio
-    from engine.data.clean import active_rms_db, onset_time
-    from engine.library.records import level
+@dataclass(frozen=True)
+class Analysis:
+    onset: float  # first attack, s
+    loudness_db: float  # active RMS
+    bands: tuple[float, ...]  # layout bands at the loudest column (after levelling)
+    hit: float  # length of the first hit, s
 
-    y = level(y16, ANALYSIS_RATE)
-    lay = layout_from_audio(y, ANALYSIS_RATE).values  # 10 columns/s x 5 bands, fixed scale
-    peak = lay[int(np.argmax(lay.mean(axis=1)))]
-    return onset_time(y16, ANALYSIS_RATE), active_rms_db(y16, ANALYSIS_RATE), tuple(float(b) for b in peak)
+
+def analyse(y16: np.ndarray) -> Analysis:
+    """What a record stores about its 16 kHz audio (one pass for the Foley library, user files
+    and reference recordings alike)."""
+    from engine.audio.layout import layout_from_audio
+    from engine.data.clean import active_rms_db, loudness_normalise, onset_time
+
+    lay = layout_from_audio(loudness_normalise(y16, ANALYSIS_RATE, TARGET_DB, -1.0), ANALYSIS_RATE).values
+    peak = lay[int(np.argmax(lay.mean(axis=1)))]  # 10 columns/s x 5 bands, fixed scale
+    return Analysis(round(onset_time(y16, ANALYSIS_RATE), 4), round(active_rms_db(y16, ANALYSIS_RATE), 2),
+                    tuple(float(b) for b in peak), round(hit_length(y16), 4))
 
 
 def _record_text(rec: SoundRecord) -> str:
@@ -293,12 +293,14 @@ def _native_stretch(root: Path, row: dict, y16: np.ndarray) -> tuple[str, float,
     return str(path.resolve()), start / ANALYSIS_RATE, int(sr)
 
 
-def _env_corr(a: np.ndarray, b: np.ndarray, hop: int = 160) -> float:
-    n = min(len(a), len(b)) // hop
-    if n < 3:
+def _env_corr(a: np.ndarray, b: np.ndarray) -> float:
+    """Correlation of two 16 kHz signals' 10 ms RMS envelopes (over the shorter one)."""
+    from engine.data.clean import envelope
+
+    n = min(len(a), len(b))
+    ea, eb = envelope(a[:n], ANALYSIS_RATE, 100.0), envelope(b[:n], ANALYSIS_RATE, 100.0)
+    if len(ea) < 3:
         return 0.0
-    ea = np.sqrt((a[: n * hop].reshape(n, hop) ** 2).mean(1))
-    eb = np.sqrt((b[: n * hop].reshape(n, hop) ** 2).mean(1))
     if ea.std() < 1e-9 or eb.std() < 1e-9:
         return 1.0 if np.allclose(ea, eb, atol=1e-4) else 0.0
     return float(np.corrcoef(ea, eb)[0, 1])
@@ -326,17 +328,15 @@ def build_index(data_root: str | Path, out: str | Path | None = None, keep_user:
         y16, _ = read_stretch(flac, 0.0, 0.0)
         native = _native_stretch(root, row, y16)
         path, start, sr = native if native is not None else (str(flac.resolve()), 0.0, int(row["sample_rate"]))
-        onset, loud, bands = _analyse(y16)
-        from engine.library.labels import material_of
-
+        an = analyse(y16)
         records.append(SoundRecord(
             id=str(row["id"]), path=path, start=round(start, 5), duration=float(row["duration"]),
             sample_rate=sr, cls=str(row["class"]), subclass=str(row["subclass"]),
             material=material_of(f"{row['subclass']} {row.get('description', '')}"),
             description=str(row.get("description", "")), source=str(row["source"]),
-            license=str(row["license"]), attribution=str(row["attribution"]), onset=round(onset, 4),
-            loudness_db=round(loud, 2), bands=bands, original=str(row.get("original_path", "")),
-            hit=round(hit_length(y16), 4), split=str(row.get("split", "")),
+            license=str(row["license"]), attribution=str(row["attribution"]), onset=an.onset,
+            loudness_db=an.loudness_db, bands=an.bands, original=str(row.get("original_path", "")),
+            hit=an.hit, split=str(row.get("split", "")),
         ))
         audios.add(y16)
     folders: list[str] = []
@@ -406,15 +406,14 @@ def add_folder(index: LibraryIndex | None, folder: str | Path, cancel: CancelTok
         pieces = split_segments(y, sr, seg_s=SEGMENT_S, max_total_s=MAX_TOTAL_S)
         for k, (s, piece) in enumerate(pieces):
             y16 = _resample16(piece, sr)
-            onset, loud, bands = _analyse(y16)
+            an = analyse(y16)
             rid = "u-" + hashlib.sha1(f"{p}:{s}".encode()).hexdigest()[:12]
             recs.append(SoundRecord(
                 id=rid, path=str(p), start=round(s / sr, 5), duration=round(len(piece) / sr, 5),
                 sample_rate=int(sr), cls=lab.cls, subclass=lab.subclass, material=lab.material,
                 description=lab.description + (f" (part {k + 1})" if len(pieces) > 1 else ""),
                 source=f"user:{d.name}", license="user's own", attribution=f"user library {d}",
-                onset=round(onset, 4), loudness_db=round(loud, 2), bands=bands, user=True, original=rel,
-                hit=round(hit_length(y16), 4),
+                onset=an.onset, loudness_db=an.loudness_db, bands=an.bands, user=True, original=rel, hit=an.hit,
             ))
             audios.add(y16)
     yield Progress("embedding", 0, 1)

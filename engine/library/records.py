@@ -8,7 +8,6 @@ loudness before the layout's intensity is applied.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
 from pathlib import Path
@@ -91,30 +90,22 @@ def read_stretch(path: str | Path, start: float, duration: float) -> tuple[np.nd
 
 
 @lru_cache(maxsize=256)
-def _cached(path: str, start: float, duration: float) -> tuple[np.ndarray, int]:
+def _prepared(path: str, start: float, duration: float, sample_rate: int | None) -> np.ndarray:
+    """Decoded, levelled and resampled once per recording and rate (read-only): a run of 24
+    footsteps over 8 candidates decodes, levels and resamples 8 times, not 24."""
+    from engine.data.clean import loudness_normalise
+
     y, sr = read_stretch(path, start, duration)
-    y.setflags(write=False)
-    return y, sr
-
-
-def record_audio(rec: SoundRecord, sample_rate: int | None = None) -> np.ndarray:
-    """The record's samples, levelled to ``TARGET_DB`` active RMS (never above -1 dBFS peak),
-    resampled to ``sample_rate`` when given. Cached: a run of footsteps reads each file once."""
-    y, sr = _cached(rec.path, float(rec.start), float(rec.duration))
-    out = level(y, sr)
+    out = loudness_normalise(y, sr, TARGET_DB, -1.0)
     if sample_rate is not None and sample_rate != sr:
         from engine.media.audio import resample
 
         out = resample(out, sr, sample_rate)
+    out.setflags(write=False)
     return out
 
 
-def level(y: np.ndarray, sr: int, target_db: float = TARGET_DB) -> np.ndarray:
-    from engine.data.clean import active_rms_db
-
-    if len(y) == 0:
-        return y.astype(np.float32)
-    gain_db = target_db - active_rms_db(y, sr)
-    peak = float(np.max(np.abs(y))) or 1e-9
-    gain_db = min(gain_db, -1.0 - 20.0 * math.log10(peak))
-    return (y * (10.0 ** (gain_db / 20.0))).astype(np.float32)
+def record_audio(rec: SoundRecord, sample_rate: int | None = None) -> np.ndarray:
+    """The record's samples, levelled to ``TARGET_DB`` active RMS (never above -1 dBFS peak),
+    resampled to ``sample_rate`` when given. Cached and read-only: callers copy before editing."""
+    return _prepared(rec.path, float(rec.start), float(rec.duration), sample_rate)

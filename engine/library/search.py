@@ -10,6 +10,7 @@ A reference recording picks by the classifier's audio embedding (timbre), its cl
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -45,13 +46,21 @@ def class_embeddings(index: LibraryIndex) -> dict[str, np.ndarray]:
     return index._class_emb
 
 
-def rank_classes(index: LibraryIndex, prompt: str, query: np.ndarray | None = None) -> list[ClassChoice]:
+@lru_cache(maxsize=128)
+def _query(prompt: str) -> np.ndarray:
+    """The prompt's sentence embedding, once per prompt: choosing the class and ranking the
+    recordings (and every take of a lane) ask for the same one."""
+    from engine.text_numpy import encode_text_numpy
+
+    q = encode_text_numpy(prompt)[0]
+    q.setflags(write=False)
+    return q
+
+
+def rank_classes(index: LibraryIndex, prompt: str) -> list[ClassChoice]:
     """Every class of the library, best first, for a prompt."""
     cemb = class_embeddings(index)
-    if query is None:
-        from engine.text_numpy import encode_text_numpy as encode_text
-
-        query = encode_text(prompt)[0]
+    query = _query(prompt)
     kw = keyword_classes(prompt)
     out = []
     for cls, e in cemb.items():
@@ -79,10 +88,8 @@ def choose_class(index: LibraryIndex, prompt: str) -> ClassChoice:
 def search(index: LibraryIndex, prompt: str, k: int = 10, cls: str | None = None) -> list[Hit]:
     """Recordings for a prompt, best first (within ``cls`` when given, else the best class's,
     then the rest by similarity)."""
-    from engine.text_numpy import encode_text_numpy as encode_text
-
-    q = encode_text(prompt)[0]
-    ranked = rank_classes(index, prompt, q)
+    q = _query(prompt)
+    ranked = rank_classes(index, prompt)
     cscore = {c.cls: c.score for c in ranked}
     sims = index.text_emb @ q
     mat = material_of(prompt)

@@ -185,17 +185,17 @@ def _painted(times: list[float], duration: float, cps: float = 25.0):
 
 
 def _click_record(tmp_path: Path, sr: int = SR):
-    from engine.library.index import ANALYSIS_RATE, _analyse, _resample16
+    from engine.library.index import ANALYSIS_RATE, _resample16, analyse
     from engine.library.records import SoundRecord
 
     y = _click_recording(sr)
     p = tmp_path / "click.wav"
     sf.write(str(p), y, sr, subtype="FLOAT")
-    onset, loud, bands = _analyse(_resample16(y, sr))
+    an = analyse(_resample16(y, sr))
     assert ANALYSIS_RATE == 16000
     return SoundRecord(id="click", path=str(p), start=0.0, duration=len(y) / sr, sample_rate=sr, cls="impact",
                        subclass="click", material="", description="click", source="test", license="CC0",
-                       attribution="test", onset=onset, loudness_db=loud, bands=bands)
+                       attribution="test", onset=an.onset, loudness_db=an.loudness_db, bands=an.bands)
 
 
 def test_placement_puts_each_click_on_its_event_within_1ms(tmp_path):
