@@ -49,7 +49,8 @@ def _spin(lo: int, hi: int, val: int) -> QSpinBox:
     return s
 
 
-def _dspin(lo: float, hi: float, val: float, step: float, dec: int = 2, suffix: str = "") -> QDoubleSpinBox:
+def _dspin(lo: float, hi: float, val: float, step: float, dec: int = 2, suffix: str = "",
+           tip: str = "") -> QDoubleSpinBox:
     s = QDoubleSpinBox()
     s.setRange(lo, hi)
     s.setDecimals(dec)
@@ -58,6 +59,8 @@ def _dspin(lo: float, hi: float, val: float, step: float, dec: int = 2, suffix: 
     s.setKeyboardTracking(False)
     if suffix:
         s.setSuffix(suffix)
+    if tip:
+        s.setToolTip(tip)
     return s
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from PySide6.QtCore import QPoint, QRect, QSize, Qt
 from PySide6.QtWidgets import (
     QComboBox,
-    QDoubleSpinBox,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -21,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from app.model.tools import SNAPS
 from app.ui.document import StudioDocument
+from app.ui.panels import _dspin
 
 SNAP_LABELS = {"off": "off", "frames": "frames", "motion": "motion peaks"}
 SNAP_TARGETS = {"frames": "frame starts", "motion": "motion peaks"}  # for status messages
@@ -93,18 +93,6 @@ class FlowLayout(QLayout):
                 x += hint.width() + self._h
             y += h + self._v
         return y - self._v - r.y() + m.top() + m.bottom()
-
-
-def _dspin(lo: float, hi: float, val: float, step: float, dec: int, suffix: str, tip: str) -> QDoubleSpinBox:
-    s = QDoubleSpinBox()
-    s.setRange(lo, hi)
-    s.setDecimals(dec)
-    s.setSingleStep(step)
-    s.setValue(val)
-    s.setKeyboardTracking(False)
-    s.setSuffix(suffix)
-    s.setToolTip(tip)
-    return s
 
 
 class ToolBar(QWidget):
