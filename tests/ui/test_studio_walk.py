@@ -42,6 +42,8 @@ def test_open_mark_five_hits_prompt_generate_audition_export(qtbot, window, clip
     gp = window.gen_panel
     gp.engine.setCurrentIndex(gp.engine.findData("library"))
     gp.takes.setValue(1)
+    gp.seed.setValue(0)  # the CLI's default seed, locked: the same draw of recordings every run
+    gp.lock.setChecked(True)
 
     with qtbot.waitSignal(window.takes_added, timeout=300000):
         window.generate_lane()
