@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +17,11 @@ from PySide6.QtWidgets import (
     QDialog,
     QDockWidget,
     QFileDialog,
-    QLabel,
     QLineEdit,
     QMainWindow,
     QMessageBox,
     QSplitter,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -36,10 +37,12 @@ from app.services.sounds import is_sound_file, sound_problem
 from app.ui import commands as cmd
 from app.ui.document import StudioDocument
 from app.ui.export_dialog import ExportDialog
+from app.ui.help import GettingStartedDialog, ShortcutsDialog, StartPage, action_keys
 from app.ui.panels import GenerationPanel, LanesPanel, LibraryPanel, TakesPanel
+from app.ui.prefs import prefs, read_bool
 from app.ui.timeline import TimelineWidget
 from app.ui.toolbar import SNAP_TARGETS, ToolBar
-from app.ui.viewer import PlaybackController, ViewerPanel
+from app.ui.viewer import ElidedLabel, PlaybackController, ViewerPanel
 from engine.api import read_sound
 from engine.errors import V2AError
 from engine.types import GenerationRequest
@@ -56,6 +59,34 @@ SPIN_EDIT_KEYS = {k.value for k in (
     Qt.Key.Key_Home, Qt.Key.Key_End, Qt.Key.Key_Backspace, Qt.Key.Key_Delete, Qt.Key.Key_Up, Qt.Key.Key_Down,
     Qt.Key.Key_PageUp, Qt.Key.Key_PageDown)} | set(range(Qt.Key.Key_0.value, Qt.Key.Key_9.value + 1))
 RETURN_KEYS = {Qt.Key.Key_Return.value, Qt.Key.Key_Enter.value, Qt.Key.Key_Escape.value}
+
+
+class SoundStatus(ElidedLabel):
+    """The status bar's audio-output note. A long PortAudio message ends in "…" here; the
+    tool tip holds all of it and a click shows it in a dialog (text can be copied)."""
+
+    clicked = Signal()
+
+    def __init__(self) -> None:
+        super().__init__("")
+        self.full = ""
+        self.setMaximumWidth(460)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+
+    def set_message(self, short: str, full: str) -> None:
+        self.full = full
+        self.setText(short)
+        self.setToolTip(full + ("\n\nClick for the whole message." if full != short else ""))
+
+    def sizeHint(self):  # noqa: N802
+        s = super().sizeHint()
+        s.setWidth(min(self.maximumWidth(), self.fontMetrics().horizontalAdvance(self.text()) + 8))
+        return s
+
+    def mousePressEvent(self, ev) -> None:  # noqa: N802
+        if ev.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit()
+        super().mousePressEvent(ev)
 
 
 class MainWindow(QMainWindow):
@@ -88,6 +119,14 @@ class MainWindow(QMainWindow):
         self._autosaved_index = -1
         self._last_hit: tuple[str, float] | None = None  # lane id, time of the last H
         self._quiet_jobs: set[int] = set()  # jobs whose failure their own panel shows
+        self.acts: dict[str, QAction] = {}  # named actions (help texts and tool tips name their keys)
+        self.shortcuts_sheet: ShortcutsDialog | None = None
+        # The clip's own audio is read off the GUI thread for its waveform row.
+        self._audio_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clip-audio")
+        self._audio_future: tuple[str, Future] | None = None
+        self._audio_poll = QTimer(self)
+        self._audio_poll.setInterval(40)
+        self._audio_poll.timeout.connect(self._poll_clip_audio)
         self._build_ui()
         self._build_actions()
         self._wire()
@@ -122,7 +161,13 @@ class MainWindow(QMainWindow):
         split.setChildrenCollapsible(False)
         split.setObjectName("MainSplitter")
         self.split = split
-        self.setCentralWidget(split)
+        # No clip open: the central area shows the three steps instead of an empty editor.
+        self.start_page = StartPage(self.open_dialog, self.open_path, self.show_shortcuts)
+        self.central = QStackedWidget()
+        self.central.setObjectName("Central")
+        self.central.addWidget(self.start_page)
+        self.central.addWidget(split)
+        self.setCentralWidget(self.central)
         self.lanes_panel = LanesPanel(self.doc)
         self.gen_panel = GenerationPanel(self.doc)
         self.takes_panel = TakesPanel(self.doc)
@@ -143,12 +188,15 @@ class MainWindow(QMainWindow):
                              Qt.Orientation.Vertical)
         self.resizeDocks([self.findChild(QDockWidget, "LanesDock")], [330], Qt.Orientation.Horizontal)
         self.resizeDocks([self.findChild(QDockWidget, "GenerateDock")], [320], Qt.Orientation.Horizontal)
-        self.sound_label = QLabel("")
+        self.sound_label = SoundStatus()
         self.sound_label.setObjectName("Dim")
+        self.sound_label.clicked.connect(self.show_sound_details)
         self.statusBar().addPermanentWidget(self.sound_label)
 
-    def _act(self, menu, text: str, fn, shortcut=None, tip: str = "") -> QAction:
+    def _act(self, menu, text: str, fn, shortcut=None, tip: str = "", name: str = "") -> QAction:
         a = QAction(text, self)
+        if name:
+            self.acts[name] = a
         if shortcut is not None:
             a.setShortcuts(shortcut if isinstance(shortcut, list) else [QKeySequence(shortcut)])
         a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
@@ -162,16 +210,16 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         mb = self.menuBar()
         f = mb.addMenu("&File")
-        self._act(f, "&Open…", self.open_dialog, QKeySequence.StandardKey.Open)
+        self._act(f, "&Open…", self.open_dialog, QKeySequence.StandardKey.Open, name="open")
         self.recent_menu = f.addMenu("Open &Recent")
         self._fill_recent()
         f.addSeparator()
-        self._act(f, "&Save Project", self.save, QKeySequence.StandardKey.Save)
+        self._act(f, "&Save Project", self.save, QKeySequence.StandardKey.Save, name="save")
         self._act(f, "Save Project &As…", self.save_as, QKeySequence("Ctrl+Shift+S"))
         f.addSeparator()
         self._act(f, "Import Layout from &Recording…", self.import_reference, QKeySequence("Ctrl+I"),
                   "Turn a recorded cue or vocal imitation into layout at the playhead")
-        self._act(f, "&Export…", self.export_dialog, QKeySequence("Ctrl+E"))
+        self._act(f, "&Export…", self.export_dialog, QKeySequence("Ctrl+E"), name="export")
         f.addSeparator()
         self._act(f, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -180,6 +228,8 @@ class MainWindow(QMainWindow):
         u.setShortcut(QKeySequence.StandardKey.Undo)
         r = self.doc.undo.createRedoAction(self, "&Redo")
         r.setShortcuts([QKeySequence.StandardKey.Redo, QKeySequence("Ctrl+Y")])
+        u.setProperty("sheet_name", "Undo (the menu names the step)")
+        r.setProperty("sheet_name", "Redo")
         e.addAction(u)
         e.addAction(r)
         self.addAction(u)
@@ -197,7 +247,7 @@ class MainWindow(QMainWindow):
         self._act(e, "Snap &Events in Range (frames / motion peaks)", self.snap_events, QKeySequence("S"),
                   "Move each layout event in the selection onto the snap target chosen in the tool bar")
         self._act(e, "Mark &Hit at Playhead", self.mark_hit, QKeySequence("H"),
-                  "A sound event at the playhead with the Event tool's decay, intensity and bands")
+                  "A sound event at the playhead with the Event tool's decay, intensity and bands", name="mark_hit")
         self._act(e, "Nudge Events Left One Frame", lambda: self.nudge_events(-1), QKeySequence(","),
                   "Move the events in the selection (or the last marked hit) one video frame earlier")
         self._act(e, "Nudge Events Right One Frame", lambda: self.nudge_events(1), QKeySequence("."),
@@ -208,10 +258,11 @@ class MainWindow(QMainWindow):
         self._act(e, "Clear Selection", self.escape, QKeySequence("Escape"))
         e.addSeparator()
         for name, key in (("select", "V"), ("brush", "B"), ("eraser", "E"), ("event", "N")):
-            self._act(e, f"{name.capitalize()} Tool", lambda _c=False, n=name: self.doc.tools.set("tool", n), QKeySequence(key))
+            self._act(e, f"{name.capitalize()} Tool", lambda _c=False, n=name: self.doc.tools.set("tool", n), QKeySequence(key),
+                      name=f"tool_{name}")
 
         p = mb.addMenu("&Playback")
-        self._act(p, "Play / Pause", self.playback.toggle, QKeySequence("Space"))
+        self._act(p, "Play / Pause", self.playback.toggle, QKeySequence("Space"), name="play")
         self._act(p, "Shuttle Reverse", lambda: self.playback.shuttle("j"), QKeySequence("J"))
         self._act(p, "Stop", lambda: self.playback.shuttle("k"), QKeySequence("K"))
         self._act(p, "Shuttle Forward", lambda: self.playback.shuttle("l"), QKeySequence("L"))
@@ -228,16 +279,35 @@ class MainWindow(QMainWindow):
         self._act(v, "Zoom to Fit", self.doc.timeline.fit, QKeySequence("\\"))
         self._act(v, "Pan Left", lambda: self.doc.timeline.pan(-0.25), QKeySequence("Ctrl+Left"))
         self._act(v, "Pan Right", lambda: self.doc.timeline.pan(0.25), QKeySequence("Ctrl+Right"))
+        v.addSeparator()
+        self._act(v, "Zoom Frequency In", lambda: self.timeline.zoom_frequency(0.8), QKeySequence("Ctrl+Up"),
+                  "Show a narrower frequency range in the Take mel row (also Ctrl+wheel over a row)")
+        self._act(v, "Zoom Frequency Out", lambda: self.timeline.zoom_frequency(1.25), QKeySequence("Ctrl+Down"))
+        self._act(v, "Reset Frequency Zoom", self.timeline.reset_frequency_zoom, QKeySequence("Ctrl+0"),
+                  "Every row back to its whole frequency range")
+        v.addSeparator()
+        self.legend_action = self._act(v, "Lane &Legend", self.timeline.set_legend_visible, QKeySequence("Ctrl+L"),
+                                       "What the lanes' colours, rows and marks mean", name="legend")
+        self.legend_action.setCheckable(True)
+        on = read_bool(prefs(), "view/legend", True)
+        self.legend_action.setChecked(on)
+        self.timeline.set_legend_visible(on)
+        self.timeline.legend_toggled.connect(self._on_legend_toggled)
 
         g = mb.addMenu("&Generate")
-        self._act(g, "Generate &Lane", self.generate_lane, QKeySequence("Ctrl+G"))
-        self._act(g, "Generate &All Lanes", self.generate_all, QKeySequence("Ctrl+Shift+G"))
-        self._act(g, "&Regenerate Selection", self.regenerate_selection, QKeySequence("Ctrl+Alt+G"))
+        self._act(g, "Generate &Lane", self.generate_lane, QKeySequence("Ctrl+G"), name="generate_lane")
+        self._act(g, "Generate &All Lanes", self.generate_all, QKeySequence("Ctrl+Shift+G"), name="generate_all")
+        self._act(g, "&Regenerate Selection", self.regenerate_selection, QKeySequence("Ctrl+Alt+G"), name="regenerate")
         self._act(g, "Predict &Layout Again", self.predict_layout)
-        self._act(g, "&Cancel", self.cancel_job, QKeySequence("Ctrl+."))
+        self._act(g, "&Cancel", self.cancel_job, QKeySequence("Ctrl+."), name="cancel")
 
         h = mb.addMenu("&Help")
+        self._act(h, "&Keyboard Shortcuts", self.show_shortcuts, [QKeySequence("?"), QKeySequence("Shift+?"), QKeySequence("F1")],
+                  "Every keyboard shortcut of the window, by menu", name="shortcuts")
+        self._act(h, "&Getting Started", self.show_getting_started, tip="The three steps from a silent clip to a soundtrack")
+        h.addSeparator()
         self._act(h, "&About V2A Studio", self.show_about)
+        self._shortcut_tips()
         self._single_keys = {
             kc.key().value for a in self.actions() for ks in a.shortcuts() if ks.count() == 1
             for kc in [ks[0]]
@@ -338,6 +408,57 @@ class MainWindow(QMainWindow):
         s.setValue("window/splitter", self.split.saveState())
         s.sync()
 
+    # ----------------------------------------------------------------------------- help ----
+    def show_shortcuts(self) -> None:
+        """Help ▸ Keyboard Shortcuts (?): the sheet, built from this window's actions."""
+        if self.shortcuts_sheet is None:
+            self.shortcuts_sheet = ShortcutsDialog(self)
+        self.shortcuts_sheet.show()
+        self.shortcuts_sheet.raise_()
+        self.shortcuts_sheet.activateWindow()
+
+    def show_getting_started(self) -> None:
+        dlg = GettingStartedDialog(self, self.acts, self.show_shortcuts)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.getting_started = dlg
+        dlg.show()
+
+    def _on_legend_toggled(self, on: bool) -> None:
+        self.legend_action.setChecked(on)
+        s = prefs()
+        s.setValue("view/legend", on)
+        s.sync()
+
+    def _shortcut_tips(self) -> None:
+        """Tool tips of buttons that do what a menu action does end in that action's keys,
+        read from the action (so a changed shortcut changes the tip)."""
+        tips = (
+            (self.lanes_panel.gen_one, "Generate new takes for the active lane", "generate_lane"),
+            (self.lanes_panel.gen_all, "Generate new takes for every lane", "generate_all"),
+            (self.gen_panel.regen, "Replace only the selected time range of the picked take", "regenerate"),
+            (self.gen_panel.cancel_btn, "Stop the running engine job", "cancel"),
+            (self.viewer_panel.transport.play_btn, "Play / pause", "play"),
+        )
+        for w, text, name in tips:
+            keys = action_keys(self.acts.get(name))
+            w.setToolTip(f"{text} ({keys})" if keys else text)
+        for name, b in self.tools.buttons.items():
+            keys = action_keys(self.acts.get(f"tool_{name}"))
+            b.setToolTip(f"{b.property('tip') or b.text()} ({keys})" if keys else b.toolTip())
+        self.start_page.set_shortcuts(self.acts)
+
+    def show_sound_details(self) -> None:
+        """The whole audio-output message (a PortAudio error can be several lines)."""
+        full = self.sound_label.full or self.sound_label.text()
+        box = QMessageBox(QMessageBox.Icon.Information, "Audio output", full.split(" (")[0], QMessageBox.StandardButton.Close, self)
+        if full != full.split(" (")[0]:
+            box.setInformativeText("The picture still plays, on the system clock.")
+            box.setDetailedText(full)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.sound_details = box
+        if self.interactive:
+            box.open()
+
     def show_about(self) -> None:
         """Version, packs and the licenses of the data they were trained on (app.firstrun)."""
         from PySide6.QtCore import qVersion
@@ -363,7 +484,7 @@ class MainWindow(QMainWindow):
         self.library_panel.search.connect(self.search_library)
         self.library_panel.audition.connect(self.audition_sound)
         self.timeline.file_dropped.connect(self._on_timeline_drop)
-        self.playback.status.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        self.playback.status.connect(self._on_playback_status)
         self.viewer.frame_shown.connect(self._on_first_frame)
         self.doc.undo.cleanChanged.connect(lambda _c: self._update_title())
         self.doc.undo.indexChanged.connect(lambda _i: self._update_title())
@@ -384,10 +505,18 @@ class MainWindow(QMainWindow):
     def _show_sound_status(self) -> None:
         prob = self.playback.sound_problem
         if prob:
-            self.sound_label.setText("No sound: " + prob.removeprefix("No sound: ").split(" (")[0])
-            self.sound_label.setToolTip(prob)
+            self.sound_label.set_message("No sound: " + prob.removeprefix("No sound: ").split(" (")[0], prob)
         else:
-            self.sound_label.setText(f"Audio out: {getattr(self.playback.player, 'device_name', 'default')}")
+            name = f"Audio out: {getattr(self.playback.player, 'device_name', 'default')}"
+            self.sound_label.set_message(name, name)
+
+    def _on_playback_status(self, message: str) -> None:
+        """A playback problem: its first clause in the status bar (which cuts long lines), all
+        of it in the sound note's tool tip and behind a click on it."""
+        self._show_sound_status()
+        short = message.split(" (")[0]
+        self.statusBar().showMessage(short + (" — click the note on the right for details" if short != message else ""),
+                                     8000)
 
     def error(self, title: str, message: str) -> None:
         """One clear dialog, never a traceback (DESIGN.md §8). Without anyone to click it
@@ -405,10 +534,26 @@ class MainWindow(QMainWindow):
             a = self.recent_menu.addAction(p)
             a.triggered.connect(lambda _c=False, path=p: self.open_path(path))
         self.recent_menu.setEnabled(bool(items))
+        self.start_page.set_recent(items)
 
     # ----------------------------------------------------------------------------- open ----
+    def open_folder(self) -> str:
+        """Where File ▸ Open starts: the open clip's folder, else the folder a clip was last
+        opened from, else the most recent file's."""
+        cands = []
+        if self.doc.info is not None:
+            cands.append(Path(self.doc.info.path).parent)
+        last = prefs().value("open/folder")
+        if last:
+            cands.append(Path(str(last)))
+        cands += [Path(p).parent for p in self.recent.load()[:1]]
+        for c in cands:
+            if c.is_dir():
+                return str(c)
+        return ""
+
     def open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open clip or project", "", VIDEO_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Open clip or project", self.open_folder(), VIDEO_FILTER)
         if path:
             self.open_path(path)
 
@@ -427,6 +572,9 @@ class MainWindow(QMainWindow):
             return False
         if ok:
             self._fill_recent_after(path)
+            s = prefs()
+            s.setValue("open/folder", str(Path(path).resolve().parent))
+            s.sync()
         return ok
 
     def _fill_recent_after(self, path: str) -> None:
@@ -446,6 +594,7 @@ class MainWindow(QMainWindow):
     def _reset_clip_services(self) -> None:
         # A clip whose first frame is still pending must not start its services later.
         self._pending_start = None
+        self._audio_future = None
         self._last_hit = None
         self.playback.stop()
         if self._predict_job is not None:
@@ -471,6 +620,7 @@ class MainWindow(QMainWindow):
         except V2AError:  # no such pack here: the built-in defaults; generating will say why
             pass
         proj.add_lane(Lane("Lane 1", LayoutDoc.empty(info.video.duration)))
+        self._show_editor()
         self.doc.set_project(proj, info)
         self.doc.layout_ready = False
         self._after_load(predict=True)
@@ -488,12 +638,21 @@ class MainWindow(QMainWindow):
         self._reset_clip_services()
         if not proj.lanes:
             proj.add_lane(Lane("Lane 1", LayoutDoc.empty(info.video.duration)))
+        self._show_editor()
         self.doc.set_project(proj, info)
         self.doc.layout_ready = True
         self._after_load()
         self.timeline.refresh_layouts()
         self.layout_shown.emit()
         return True
+
+    def _show_editor(self) -> None:
+        if self.central.currentWidget() is not self.split:
+            self.central.setCurrentWidget(self.split)
+
+    @property
+    def showing_start_page(self) -> bool:
+        return self.central.currentWidget() is self.start_page
 
     def _after_load(self, predict: bool = False) -> None:
         info = self.doc.info
@@ -533,8 +692,48 @@ class MainWindow(QMainWindow):
         # Queued from the analyzer's thread: a result that arrives after the clip changed (or
         # the window shut down) belongs to no document.
         analyzer.motion_ready.connect(lambda t, c: self.doc.set_motion(t, c) if self.analyzer is analyzer else None)
+        self._read_clip_audio()
         if pending[1]:
             self.predict_layout()
+
+    # ----------------------------------------------------------------------- clip audio ----
+    def _read_clip_audio(self) -> None:
+        """The clip's own sound for the timeline's Clip audio row, decoded by the engine's media
+        reader off the GUI thread at the player's rate, so *Clip audio* playback reuses it."""
+        info = self.doc.info
+        if info is None or not info.audio:
+            return
+        if self.doc.clip_audio is not None:  # already read for playback
+            self.timeline.set_clip_audio(*self.doc.clip_audio)
+            return
+        from engine.media import read_audio
+
+        path, sr = info.path, self.playback.player.sample_rate
+        self._audio_future = (path, self._audio_pool.submit(read_audio, path, sr))
+        self._audio_poll.start()
+
+    def _poll_clip_audio(self) -> None:
+        if self._audio_future is None:
+            self._audio_poll.stop()
+            return
+        path, fut = self._audio_future
+        if not fut.done():
+            return
+        self._audio_future = None
+        self._audio_poll.stop()
+        if self._shut_down or self.doc.info is None or self.doc.info.path != path:
+            return  # another clip was opened meanwhile
+        try:
+            audio, sr = fut.result()
+        except V2AError as e:
+            self.timeline.set_clip_audio(None, message=f"Cannot read the clip's audio: {e.message}")
+            return
+        except Exception as e:  # noqa: BLE001 - a damaged track must not stop the editor
+            self.timeline.set_clip_audio(None, message=f"Cannot read the clip's audio: {e}")
+            return
+        if self.doc.clip_audio is None:
+            self.doc.clip_audio = (audio, sr)
+        self.timeline.set_clip_audio(audio, sr)
 
     def predict_layout(self) -> None:
         if not self.doc.has_clip:
@@ -671,6 +870,8 @@ class MainWindow(QMainWindow):
         if app is not None:
             app.removeEventFilter(self)
         self._reset_clip_services()
+        self._audio_poll.stop()
+        self._audio_pool.shutdown(wait=False, cancel_futures=True)
         self.playback.player.close()
         self.viewer.close_server()
         self.engine.shutdown()
@@ -947,7 +1148,9 @@ class MainWindow(QMainWindow):
         # Library takes say why they sound as they do ("prompt names footstep", …).
         notes = [f"{names[lid]}: {recs[0].meta['notice']}" for lid, recs in result.takes.items()
                  if recs and recs[0].meta.get("notice") and lid in names]
-        self.statusBar().showMessage(f"Generated {n} take{'s' if n != 1 else ''}"
+        seeds = sorted({r.seed for recs in result.takes.values() for r in recs})
+        seed_note = f" (seed {seeds[0]}{f'–{seeds[-1]}' if len(seeds) > 1 else ''})" if seeds else ""
+        self.statusBar().showMessage(f"Generated {n} take{'s' if n != 1 else ''}{seed_note}"
                                      + (" — " + "; ".join(notes) if notes else ""), 6000 if not notes else 15000)
         self.takes_added.emit(n)
 

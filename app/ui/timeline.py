@@ -1,9 +1,10 @@
 """Timeline lanes on one time axis with one playhead (pyqtgraph).
 
-Rows: ruler with thumbnails · one editable heatmap per layout lane (predicted layout as a
-faint overlay) · mel-spectrogram of the active lane's take · waveform of the mix with onset
+Rows: ruler with thumbnails · the clip's own audio (when it has a sound track) · one editable
+heatmap per layout lane (predicted layout as a faint overlay) · mel-spectrogram of the active
+lane's take (frequency axis in Hz; Ctrl+wheel zooms it) · waveform of the mix with onset
 markers. All rows are x-linked; the visible range, playhead and selection live in
-``TimelineState`` and every row follows it.
+``TimelineState`` and every row follows it. A legend overlay explains colours and marks.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from app.model.layout import LayoutDoc
 from app.model.thumbs import Slot, nearest, visible_slots
 from app.ui.commands import PatchCommand
 from app.ui.document import StudioDocument
+from app.ui.legend import LaneLegend
+from app.ui.waveform import Envelope
 from engine import timebase
 
 AXIS_W = 92
@@ -30,6 +33,9 @@ SEL_BRUSH = QColor(90, 160, 255, 45)
 SEL_PEN = QColor(110, 170, 255, 160)
 BRUSH_PEN = QColor(255, 255, 255, 210)
 ERASER_PEN = QColor(120, 200, 255, 230)
+CLIP_WAVE = QColor("#9aa7b8")
+ZOOM_STEP = 0.8  # frequency zoom per wheel notch / menu step
+MEL_MIN_SPAN = 1 / 16  # the Take mel row shows at least 4 of its 64 mel bins
 # What Edit ▸ Undo / Redo call a stroke of each tool ("Undo Paint").
 STROKE_NAMES = {"brush": "Paint", "eraser": "Erase", "event": "Add event"}
 
@@ -58,9 +64,89 @@ class TimeAxis(pg.AxisItem):
         return out
 
 
+def _mel_scale():
+    from engine.audio.mel import MelConfig, hz_to_mel, mel_to_hz
+
+    return MelConfig(), hz_to_mel, mel_to_hz
+
+
+def mel_y_to_hz(y):
+    """Height in the Take mel row (0 = bottom, 1 = top of its 64 mel bins) → Hz, on the mel
+    scale ``app.model.mix.take_display`` draws (``engine.audio.MelConfig``)."""
+    cfg, h2m, m2h = _mel_scale()
+    lo, hi = float(h2m(cfg.fmin)), float(h2m(cfg.fmax))
+    return m2h(lo + np.clip(np.asarray(y, float), 0, 1) * (hi - lo))
+
+
+def hz_to_mel_y(f):
+    cfg, h2m, _m2h = _mel_scale()
+    lo, hi = float(h2m(cfg.fmin)), float(h2m(cfg.fmax))
+    return (h2m(np.asarray(f, float)) - lo) / (hi - lo)
+
+
+class FreqAxis(pg.AxisItem):
+    """The Take mel row's left axis: ticks at round frequencies, labelled in Hz / kHz."""
+
+    NICE = (50, 100, 200, 300, 500, 700, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 7000, 8000)
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802 (pyqtgraph API)
+        if maxVal <= minVal or size <= 0:
+            return []
+        ys = [float(hz_to_mel_y(f)) for f in self.NICE]
+        inside = [y for y in ys if minVal <= y <= maxVal]
+        px = size / (maxVal - minVal)
+        out, last = [], -1e9
+        for y in inside:  # keep labels at least 13 px apart
+            if (y - last) * px >= 13:
+                out.append(y)
+                last = y
+        return [(1.0, out)]
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802
+        out = []
+        for v in values:
+            f = float(mel_y_to_hz(v))
+            out.append(f"{f / 1000:.1f}".rstrip("0").rstrip(".") + "k" if f >= 1000 else f"{f:.0f}")
+        return out
+
+
+def zoom_y(vb: pg.ViewBox, factor: float, full: tuple[float, float], min_span: float,
+           center: float | None = None) -> None:
+    """Zoom a row's vertical (frequency) axis by ``factor`` (<1 = in) around ``center``,
+    inside ``full``."""
+    lo, hi = vb.viewRange()[1]
+    lo, hi = max(full[0], lo), min(full[1], hi)
+    c = (lo + hi) / 2 if center is None else min(max(center, lo), hi)
+    span = float(np.clip((hi - lo) * factor, min_span, full[1] - full[0]))
+    new_lo = c - (c - lo) * span / max(1e-9, hi - lo)
+    new_lo = float(np.clip(new_lo, full[0], full[1] - span))
+    vb.setYRange(new_lo, new_lo + span, padding=0)
+
+
+class _YZoom:
+    """Ctrl+wheel zooms the row's frequency axis around the pointer; the plain wheel keeps
+    zooming time (pyqtgraph's own handling)."""
+
+    y_full: tuple[float, float] | None = None
+    y_min_span = 1.0
+
+    def wheelEvent(self, ev, axis=None):  # noqa: N802 (pyqtgraph API)
+        if self.y_full is not None and ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            ev.accept()
+            notches = ev.delta() / 120.0
+            if notches:
+                zoom_y(self, ZOOM_STEP ** notches, self.y_full, self.y_min_span,
+                       self.mapSceneToView(ev.scenePos()).y())
+            return
+        super().wheelEvent(ev, axis)
+
+
 class _Row(pg.PlotItem):
-    def __init__(self, name: str, vb: pg.ViewBox | None = None, height: int = 80, top_axis: bool = False, expand: bool = False) -> None:
+    def __init__(self, name: str, vb: pg.ViewBox | None = None, height: int = 80, top_axis: bool = False,
+                 expand: bool = False, left_axis: pg.AxisItem | None = None) -> None:
         axis = {"top": TimeAxis("top")} if top_axis else {}
+        if left_axis is not None:
+            axis["left"] = left_axis
         super().__init__(viewBox=vb, axisItems=axis)
         self.setMenuEnabled(False)
         self.hideButtons()
@@ -69,7 +155,7 @@ class _Row(pg.PlotItem):
             self.showAxis("top", True)
         left = self.getAxis("left")
         left.setWidth(AXIS_W)
-        left.setStyle(showValues=False, tickLength=0)
+        left.setStyle(showValues=left_axis is not None, tickLength=-4 if left_axis is not None else 0)
         left.enableAutoSIPrefix(False)
         left.setLabel(name, color="#c8ccd4")
         self.vb.setMouseEnabled(x=True, y=False)
@@ -108,13 +194,15 @@ class RulerBox(pg.ViewBox):
             super().mouseDragEvent(ev, axis)
 
 
-class SelectBox(pg.ViewBox):
-    """Mel/waveform rows: left-drag selects a time range, middle-drag pans."""
+class SelectBox(_YZoom, pg.ViewBox):
+    """Mel/waveform rows: left-drag selects a time range, middle-drag pans; with ``y_full``
+    Ctrl+wheel zooms the frequency axis."""
 
-    def __init__(self, doc: StudioDocument) -> None:
+    def __init__(self, doc: StudioDocument, y_full: tuple[float, float] | None = None, y_min_span: float = 1.0) -> None:
         super().__init__(enableMenu=False)
         self.doc = doc
         self._anchor: float | None = None
+        self.y_full, self.y_min_span = y_full, y_min_span
 
     def mouseClickEvent(self, ev):  # noqa: N802
         if ev.button() == Qt.MouseButton.LeftButton:
@@ -135,7 +223,7 @@ class SelectBox(pg.ViewBox):
             self._anchor = None
 
 
-class LayoutBox(pg.ViewBox):
+class LayoutBox(_YZoom, pg.ViewBox):
     """An editable layout lane: brush / eraser / event / select tools, one undo step per drag."""
 
     stroke_ms = []  # per-dab latency, read by the benchmark
@@ -144,6 +232,7 @@ class LayoutBox(pg.ViewBox):
         super().__init__(enableMenu=False)
         self.doc = doc
         self.lane_id = lane_id
+        self.y_full = (0.0, float(self.layout.n_bands))
         self._mode: str | None = None
         self._anchor = 0.0
         self._snapshot: np.ndarray | None = None
@@ -385,14 +474,18 @@ class LaneRow(_Row):
         self.events.setZValue(20)
         self.addItem(self.events)
         self.active_frame = pg.QtWidgets.QGraphicsRectItem()
+        self._bands = -1
         self.refresh_all()
 
     def refresh_all(self) -> None:
         lay = self.doc.project.lane(self.lane_id).layout
         self.image.setImage(lay.values, levels=(0, 1), autoLevels=False)
         self.image.setRect(QRectF(0, 0, lay.duration, lay.n_bands))
-        self.vb.setYRange(0, lay.n_bands, padding=0)
-        self.vb.setLimits(yMin=0, yMax=lay.n_bands)
+        if lay.n_bands != self._bands:  # a frequency zoom survives a refresh of the same grid
+            self._bands = lay.n_bands
+            self.box.y_full = (0.0, float(lay.n_bands))
+            self.vb.setLimits(yMin=0, yMax=lay.n_bands)
+            self.vb.setYRange(0, lay.n_bands, padding=0)
         self.refresh_overlay()
 
     def refresh_image(self) -> None:
@@ -530,6 +623,7 @@ class TimelineWidget(QWidget):
 
     stroke_done = Signal()
     file_dropped = Signal(str, str)  # local path, id of the lane it was dropped on ("" = none)
+    legend_toggled = Signal(bool)
 
     def __init__(self, doc: StudioDocument, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -545,11 +639,28 @@ class TimelineWidget(QWidget):
         self.ruler.getAxis("left").setLabel("Picture", color="#c8ccd4")
         self.ruler.vb.setYRange(0, 1, padding=0)
         self.lane_rows: dict[str, LaneRow] = {}
-        self.mel_row = _Row("Take mel", SelectBox(doc), height=88)
+        # The clip's own sound (production audio) under the picture, when the clip has one.
+        self.clip_row = _Row("Clip audio", SelectBox(doc), height=40)
+        # 40 px where there is room; it gives up to half of that on a 720-pixel-high screen
+        # so the lanes, Take mel and Mix rows still fit under it.
+        self.clip_row.setMinimumHeight(20)
+        self.clip_row.setPreferredHeight(40)
+        self.clip_wave = pg.PlotDataItem(pen=pg.mkPen(CLIP_WAVE, width=1))
+        self.clip_row.addItem(self.clip_wave)
+        self.clip_hint = pg.TextItem("", color="#6f7682", anchor=(0, 0.5))
+        self.clip_row.addItem(self.clip_hint, ignoreBounds=True)
+        self.clip_row.vb.setYRange(-1, 1, padding=0.05)
+        self.clip_env: Envelope | None = None
+        self._clip_wave_timer = QTimer(self)
+        self._clip_wave_timer.setSingleShot(True)
+        self._clip_wave_timer.setInterval(15)
+        self._clip_wave_timer.timeout.connect(self._refresh_clip_wave)
+        self.mel_row = _Row("Take mel", SelectBox(doc, (0.0, 1.0), MEL_MIN_SPAN), height=88, left_axis=FreqAxis("left"))
         self.mel_img = pg.ImageItem(levels=(0, 1), lut=_lut("magma"))
         self.mel_row.addItem(self.mel_img)
         self.mel_hint = pg.TextItem("No take yet — Generate (Ctrl+G) to hear this lane", color="#6f7682", anchor=(0, 0.5))
         self.mel_row.addItem(self.mel_hint, ignoreBounds=True)
+        self.mel_row.vb.setLimits(yMin=0, yMax=1, minYRange=MEL_MIN_SPAN)
         self.mel_row.vb.setYRange(0, 1, padding=0)
         self.wave_row = _Row("Mix", SelectBox(doc), height=64)
         self.wave = pg.PlotDataItem(pen=pg.mkPen("#5fd3a6", width=1))
@@ -563,6 +674,9 @@ class TimelineWidget(QWidget):
         self.motion.setZValue(20)
         self.ruler.addItem(self.motion)
         self.thumbs = ThumbStrip(self.ruler, doc)
+        self.legend = LaneLegend(_lut("inferno"), self)
+        self.legend.closed.connect(lambda: self.set_legend_visible(False))
+        self._legend_on = True
         self._syncing = False
         self._audio_pending = False
         self._wave_scale = 1.0
@@ -576,7 +690,8 @@ class TimelineWidget(QWidget):
         doc.lanes_changed.connect(self._build_rows)
         doc.layout_changed.connect(self._on_layout)
         doc.lane_changed.connect(self._on_lane_attr)
-        doc.active_lane_changed.connect(lambda _i: (self._mark_active(), self.schedule_audio_refresh()))
+        doc.active_lane_changed.connect(lambda _i: (self._mark_active(), self.schedule_audio_refresh(),
+                                                    self._update_legend()))
         doc.motion_changed.connect(self._on_motion)
         doc.tools.changed.connect(self._on_tools)
         self.glw.viewport().setAcceptDrops(True)  # a recording dropped on a lane (file_dropped)
@@ -615,14 +730,26 @@ class TimelineWidget(QWidget):
         self.thumbs.set_server(server)
 
     # -- structure --------------------------------------------------------------------------
+    @property
+    def has_clip_audio_row(self) -> bool:
+        """The clip has a sound track: its waveform gets a row under the picture."""
+        info = self.doc.info
+        return info is not None and bool(info.audio)
+
     def rows(self) -> list[_Row]:
-        return [self.ruler, *self.lane_rows.values(), self.mel_row, self.wave_row]
+        clip = [self.clip_row] if self.has_clip_audio_row else []
+        return [self.ruler, *clip, *self.lane_rows.values(), self.mel_row, self.wave_row]
 
     def _build_rows(self) -> None:
         self.glw.ci.clear()
         self.lane_rows = {}
         self.glw.ci.addItem(self.ruler, row=0, col=0)
         r = 1
+        if self.has_clip_audio_row:
+            self.clip_row.setXLink(self.ruler)
+            self.glw.ci.addItem(self.clip_row, row=r, col=0)
+            r += 1
+        first_lane = r
         for lane in self.doc.project.lanes:
             row = LaneRow(self.doc, lane.id, lane.name)
             # Lanes share the spare height (row stretch); the minimum keeps one lane at 120 px
@@ -638,7 +765,7 @@ class TimelineWidget(QWidget):
             r += 1
         gl = self.glw.ci.layout
         for i in range(r):
-            gl.setRowStretchFactor(i, 3 if 1 <= i <= len(self.lane_rows) else 0)
+            gl.setRowStretchFactor(i, 3 if first_lane <= i < first_lane + len(self.lane_rows) else 0)
         # The graphics scene does not pass its rows' minimum heights on to the widget: without
         # this a short window (1280×720) pushed the Take mel and Mix rows out of sight.
         self.setMinimumHeight(int(sum(row.minimumHeight() for row in self.rows()) + 2 * r + 4))
@@ -648,6 +775,64 @@ class TimelineWidget(QWidget):
         self._on_selection(self.doc.timeline.selection)
         self._mark_active()
         self.refresh_audio()
+        self._update_legend()
+
+    # -- legend ---------------------------------------------------------------------------------
+    def set_legend_visible(self, on: bool) -> None:
+        if on != self._legend_on:
+            self._legend_on = on
+            self.legend_toggled.emit(on)
+        self._update_legend()
+
+    @property
+    def legend_visible(self) -> bool:
+        return self._legend_on
+
+    def _update_legend(self) -> None:
+        lane = self.doc.active_lane
+        show = self._legend_on and lane is not None and self.doc.has_clip
+        if lane is not None and lane.layout.n_bands != self.legend.n_bands:
+            self.legend.set_bands(lane.layout.n_bands)
+        self.legend.setVisible(show)
+        if show:
+            self.legend.raise_()
+            QTimer.singleShot(0, self.place_legend)
+
+    def place_legend(self) -> None:
+        """Top right of the lanes, under the picture row (the filmstrip stays clear)."""
+        if not self.lane_rows:
+            return
+        first = next(iter(self.lane_rows.values()))
+        top = self.glw.mapFromScene(first.sceneBoundingRect().topRight())
+        pos = self.glw.mapTo(self, top)
+        self.legend.adjustSize()
+        self.legend.move(max(AXIS_W, pos.x() - self.legend.width() - 6), pos.y() + 4)
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802
+        super().resizeEvent(ev)
+        if self.legend.isVisible():
+            QTimer.singleShot(0, self.place_legend)
+
+    # -- clip audio -----------------------------------------------------------------------------
+    def set_clip_audio(self, audio: np.ndarray | None, sample_rate: int = 0, message: str = "") -> None:
+        """The clip's own sound for its row (None with a message: reading it failed / is
+        under way)."""
+        self.clip_env = Envelope(audio, sample_rate) if audio is not None else None
+        self.clip_hint.setText(message if audio is None else ("" if self.clip_env.peak > 0 else "Silent audio track"))
+        self.clip_hint.setVisible(bool(self.clip_hint.toPlainText()))
+        k = max(0.05, self.clip_env.peak) if self.clip_env is not None else 1.0
+        self.clip_row.vb.setYRange(-k, k, padding=0.08)
+        self._refresh_clip_wave()
+
+    def _refresh_clip_wave(self) -> None:
+        env = self.clip_env
+        t0, t1 = self.doc.timeline.visible
+        self.clip_hint.setPos(t0 + 0.01 * (t1 - t0), 0)
+        if env is None:
+            self.clip_wave.setData([], [])
+            return
+        x, y, connect = env.view(t0, t1, int(max(200, self.clip_row.vb.width())))
+        self.clip_wave.setData(x, y, connect=connect)
 
     def _apply_limits(self) -> None:
         d = max(0.5, self.doc.duration)
@@ -666,6 +851,7 @@ class TimelineWidget(QWidget):
     def _on_clip(self) -> None:
         self.thumbs.set_server(None)
         self.motion.setData([], [])
+        self.set_clip_audio(None, message="Reading the clip's audio…")
         self._build_rows()
         self.doc.timeline.fit()
 
@@ -725,7 +911,6 @@ class TimelineWidget(QWidget):
             img, ons, dur = disp
             self.mel_img.setImage(img, levels=(0, 1), autoLevels=False)
             self.mel_img.setRect(QRectF(0, 0, dur, 1))
-            self.mel_row.vb.setYRange(0, 1, padding=0)
             self._take_onset_times = list(ons)
         picked = [ln.picked_take for ln in self.doc.project.lanes if ln.picked_take is not None]
         sr = picked[0].sample_rate if picked else 8000  # the takes' own rate: no resampling
@@ -769,10 +954,11 @@ class TimelineWidget(QWidget):
         self._syncing = True
         try:
             self.ruler.vb.setXRange(t0, t1, padding=0)
-            self.mel_hint.setPos(t0 + 0.01 * (t1 - t0), 0.5)
+            self._place_hints()
         finally:
             self._syncing = False
         self.thumbs.schedule()
+        self._clip_wave_timer.start()
 
     def _on_range(self, _vb, rng) -> None:
         if self._syncing:
@@ -783,6 +969,31 @@ class TimelineWidget(QWidget):
         finally:
             self._syncing = False
         self.thumbs.schedule()
+        self._clip_wave_timer.start()
+
+    def _place_hints(self) -> None:
+        t0, t1 = self.doc.timeline.visible
+        lo, hi = self.mel_row.vb.viewRange()[1]
+        self.mel_hint.setPos(t0 + 0.01 * (t1 - t0), 0.5 * (lo + hi))
+        self.clip_hint.setPos(t0 + 0.01 * (t1 - t0), 0)
+
+    # -- frequency zoom ---------------------------------------------------------------------------
+    def zoom_frequency(self, factor: float) -> None:
+        """View ▸ Zoom Frequency In / Out: the Take mel row, around the middle of its view."""
+        zoom_y(self.mel_row.vb, factor, (0.0, 1.0), MEL_MIN_SPAN)
+        self._place_hints()
+
+    def reset_frequency_zoom(self) -> None:
+        """Every row back to its whole frequency range (Take mel 0–8 kHz, lanes all bands)."""
+        self.mel_row.vb.setYRange(0, 1, padding=0)
+        for row in self.lane_rows.values():
+            row.vb.setYRange(*row.box.y_full, padding=0)
+        self._place_hints()
+
+    def mel_frequency_range(self) -> tuple[float, float]:
+        """The frequencies (Hz) the Take mel row shows now."""
+        lo, hi = self.mel_row.vb.viewRange()[1]
+        return float(mel_y_to_hz(lo)), float(mel_y_to_hz(hi))
 
     # -- helpers for tests and benchmarks ---------------------------------------------------------
     def lane_view_to_scene(self, lane_id: str, t: float, band: float) -> QPointF:

@@ -125,12 +125,18 @@ class ToolBar(QWidget):
             return lbl
 
         self.buttons: dict[str, QToolButton] = {}
-        for name, text, key in (("select", "Select", "V"), ("brush", "Brush", "B"), ("eraser", "Eraser", "E"),
-                                ("event", "Event", "N")):
+        for name, text, key, tip in (
+            ("select", "Select", "V", "Select tool: drag in a lane to select a time range; drag inside the "
+                                      "selection to move it, Shift-drag to stretch it"),
+            ("brush", "Brush", "B", "Brush tool: paint sound into the layout (Alt erases)"),
+            ("eraser", "Eraser", "E", "Eraser tool: wipe sound out of the layout"),
+            ("event", "Event", "N", "Event tool: click to stamp a sound that starts there and decays"),
+        ):
             b = QToolButton()
             b.setText(text)
             b.setCheckable(True)
-            b.setToolTip(f"{text} tool ({key})")
+            b.setProperty("tip", tip)
+            b.setToolTip(f"{tip} ({key})")
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # a click must not take the keys from the timeline
             b.clicked.connect(lambda _c=False, n=name: t.set("tool", n))
             self.buttons[name] = b

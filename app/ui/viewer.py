@@ -388,6 +388,23 @@ class ElidedLabel(QLabel):
         p.end()
 
 
+class ShuttleLabel(QLabel):
+    """"forward 2×" / "reverse 8×": as wide as its widest text whatever it shows, so its
+    appearing never changes the transport's size (which made the docks jump)."""
+
+    WIDEST = "  reverse 8×"
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        f = QFont(self.font())
+        f.setBold(True)
+        from PySide6.QtGui import QFontMetrics
+
+        return QSize(QFontMetrics(f).horizontalAdvance(self.WIDEST) + 6, super().sizeHint().height())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        return self.sizeHint()
+
+
 class TransportBar(QWidget):
     def __init__(self, doc: StudioDocument, playback: PlaybackController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -423,7 +440,7 @@ class TransportBar(QWidget):
         self.frame_lbl = ElidedLabel("")
         self.frame_lbl.setObjectName("Dim")
         lay.addWidget(self.frame_lbl)
-        self.speed_lbl = QLabel("")
+        self.speed_lbl = ShuttleLabel("")
         self.speed_lbl.setObjectName("Shuttle")
         lay.addWidget(self.speed_lbl)
         lay.addStretch(1)
