@@ -133,7 +133,6 @@ def test_every_control_has_a_tooltip(qtbot, window, clip):
     assert window.showing_start_page
     assert not _without_tooltip(window), _without_tooltip(window)
     open_and_wait(qtbot, window, clip)
-    window.findChild(type(window.findChildren(QToolBar)[0]) if window.findChildren(QToolBar) else QToolBar)
     # the Sounds panel shown with results, so its table and buttons are on screen too
     window.library_panel.show_results("steps", [
         {"class": "footstep", "subclass": "gravel", "duration": 0.5, "source": "test", "license": "CC0",
