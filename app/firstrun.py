@@ -97,7 +97,7 @@ def gpu_message(device: str, detail: str = "") -> Message | None:
 
 
 def _installed_packs() -> list[Any]:
-    from engine.packs import list_packs  # torch-free: reads pack.json files only
+    from engine.api import list_packs  # torch-free: reads pack.json files only
 
     return list_packs(verify=False)
 
@@ -114,7 +114,7 @@ def pack_message(list_fn: Callable[[], Iterable[Any]] | None = None) -> Message 
     if usable:
         return None
     try:
-        from engine.paths import bundled_packs_dir, user_packs_dir
+        from engine.api import bundled_packs_dir, user_packs_dir
 
         where = f"{bundled_packs_dir()} and {user_packs_dir()}"
     except Exception:  # noqa: BLE001
@@ -136,7 +136,7 @@ def pack_message(list_fn: Callable[[], Iterable[Any]] | None = None) -> Message 
 def is_first_run(settings_file: Path | None = None) -> bool:
     """True until the studio has written its settings file once."""
     if settings_file is None:
-        from engine.paths import settings_file as default_settings
+        from engine.api import settings_file as default_settings
 
         settings_file = default_settings()
     return not settings_file.exists()
@@ -144,7 +144,7 @@ def is_first_run(settings_file: Path | None = None) -> bool:
 
 def first_run_message() -> Message:
     """Where models, caches, settings, autosaves and logs live (shown once, and in About)."""
-    from engine.paths import describe
+    from engine.api import describe_paths as describe
 
     lines = "; ".join(f"{k}: {v}" for k, v in describe().items())
     return Message(
@@ -159,7 +159,7 @@ def mark_first_run_done(settings_file: Path | None = None) -> None:
     """Create the settings file if absent (so the welcome shows once). Never raises."""
     try:
         if settings_file is None:
-            from engine.paths import settings_file as default_settings
+            from engine.api import settings_file as default_settings
 
             settings_file = default_settings()
         if not settings_file.exists():
@@ -209,7 +209,7 @@ def app_version() -> str:
         import tomllib
 
         try:
-            from engine.paths import resources_root
+            from engine.api import resources_root
 
             pyproject = resources_root().parent / "pyproject.toml"
             return str(tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["version"])
@@ -243,7 +243,7 @@ def about_text(extra: dict[str, str] | None = None) -> str:
     for k, v in (extra or {}).items():
         lines.append(f"{k}: {v}")
     try:
-        from engine.packs import list_packs, read_manifest
+        from engine.api import list_packs, read_manifest
 
         packs = list_packs(verify=False)
     except Exception as exc:  # noqa: BLE001
@@ -263,7 +263,7 @@ def about_text(extra: dict[str, str] | None = None) -> str:
         for f in _license_files(Path(p.path)):
             lines.append(f"    see {f}")
     try:
-        from engine.paths import resources_root
+        from engine.api import resources_root
 
         root = resources_root()
         media = [f for d in (root / "licenses", root / "sample", root / "samples") for f in _license_files(d)]
@@ -273,7 +273,7 @@ def about_text(extra: dict[str, str] | None = None) -> str:
     except Exception:  # noqa: BLE001
         pass
     try:
-        from engine.paths import describe
+        from engine.api import describe_paths as describe
 
         lines.append("Files:")
         lines += [f"  {k}: {v}" for k, v in describe().items()]

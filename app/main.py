@@ -80,16 +80,16 @@ def _selftest_preflight(argv: list[str]) -> str | None:
     ap.add_argument("--clip")
     ap.add_argument("--pack")
     known, _ = ap.parse_known_args(argv)
-    from engine.errors import V2AError
+    from engine.api import V2AError
 
     try:
         if known.clip:
-            from engine.media import probe
+            from engine.api import probe
 
             if probe(known.clip).video is None:
                 raise V2AError("has no video stream — the self-test needs a video clip", known.clip)
         if known.pack:
-            from engine.packs import find_pack
+            from engine.api import find_pack
 
             find_pack(known.pack)
     except V2AError as e:
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtGui import QIcon
 
     from app.firstrun import app_version
-    from engine.paths import app_icon_path
+    from engine.api import app_icon_path
 
     if (icon := app_icon_path()) is not None:
         qapp.setWindowIcon(QIcon(str(icon)))

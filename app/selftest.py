@@ -68,8 +68,7 @@ def check_export(source: str | Path, exported: str | Path) -> ExportCheck:
     """Check an exported muxed video against its source (see module docstring)."""
     import numpy as np
 
-    from engine.errors import V2AError
-    from engine.media import probe, read_audio
+    from engine.api import V2AError, probe, read_audio
 
     res = ExportCheck()
     out = Path(exported)
@@ -117,8 +116,7 @@ def check_export(source: str | Path, exported: str | Path) -> ExportCheck:
 
 def find_sample_clip() -> Path:
     """The bundled sample clip (``resources/sample*/*.mp4``), in a checkout or a frozen bundle."""
-    from engine.errors import MediaError
-    from engine.paths import resources_root
+    from engine.api import MediaError, resources_root
 
     root = resources_root()
     for pattern in ("sample/*.mp4", "samples/*.mp4", "sample*/*.mov", "*.mp4"):
@@ -301,12 +299,10 @@ def _window_pipeline(step: Callable, cls: type, clip: Path, out: Path, args: arg
 def _engine_pipeline(step: Callable, clip: Path, out: Path, args: argparse.Namespace,
                      notes: list[str], state: dict[str, Any]) -> Path:
     """The same steps without the window: engine.generation + engine.media.mux."""
-    from engine.media import mux
-    from engine.progress import CancelToken, run_to_completion
-    from engine.types import GenerationRequest
+    from engine.api import CancelToken, GenerationRequest, mux, run_to_completion
 
     def load() -> Any:
-        from engine.generation import load_pack  # torch is imported here
+        from engine.api import load_pack  # torch is imported here
 
         return load_pack(args.pack, device=args.device)
 
@@ -314,7 +310,7 @@ def _engine_pipeline(step: Callable, clip: Path, out: Path, args: argparse.Names
     state["device"] = _device_of(pack)
 
     def predict() -> Any:
-        from engine.generation import predict_layout
+        from engine.api import predict_layout
 
         return run_to_completion(predict_layout(str(clip), pack, CancelToken()))
 
@@ -323,7 +319,7 @@ def _engine_pipeline(step: Callable, clip: Path, out: Path, args: argparse.Names
                  f"mean {float(layout.values.mean()):.3f}")
 
     def generate() -> Any:
-        from engine.generation import generate as gen
+        from engine.api import generate as gen
 
         kw: dict[str, Any] = {"video_path": str(clip), "layout": layout, "seed": 1234,
                               "prompt": args.prompt, "device": args.device}
@@ -374,7 +370,7 @@ def run_selftest(argv: list[str] | None = None) -> int:
     check: ExportCheck | None = None
     failure = ""
     try:
-        from engine.media import probe
+        from engine.api import probe
 
         clip = Path(args.clip) if args.clip else step("find sample clip", find_sample_clip)
         info = step("probe clip", lambda: probe(clip))

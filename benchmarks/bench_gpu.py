@@ -82,7 +82,7 @@ def full_size_pack(device: str):
     """A Pack object at full size with random weights (timing only), built like a latent pack."""
     import torch
 
-    from engine.generation import Pack
+    from engine.engines.diffusion import Pack
     from engine.models import build_networks, consistent_configs, param_count
     from engine.models.hifigan import AUDIOLDM_CONFIG, HifiGanVocoder, build_hifigan
     from engine.models.mel_vae import (

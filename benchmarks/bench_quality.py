@@ -267,8 +267,6 @@ class Engines:
             gen = self.generation()
             try:
                 self._pack = gen.load_pack(self.pack_name)
-                if self.layout_guidance_steps is not None:  # a pack setting: override it here
-                    self._pack.manifest.setdefault("sampling", {})["layout_guidance_steps"] = self.layout_guidance_steps
             except Exception as exc:
                 self._pack_error = f"pack {self.pack_name or 'starter'}: {getattr(exc, 'message', exc)}"
         if self._pack_error:
@@ -308,6 +306,8 @@ class Engines:
         pack = self.ar_pack if engine == "ar" else self.library() if engine == "library" else self.pack()
         if self.layout_guidance is not None:
             changes.setdefault("layout_guidance", self.layout_guidance)
+        if self.layout_guidance_steps is not None:
+            changes.setdefault("layout_guidance_steps", self.layout_guidance_steps)
         req = GenerationRequest(video_path=str(clip.video), layout=layout, steps=self.steps, seed=self.seed,
                                 takes=1, engine=engine, **changes)
         kwargs = {}

@@ -2,9 +2,10 @@
 
     .venv/bin/python benchmarks/bench_speed.py [--pack starter] [--seconds 10] [--threads 2]
 
-Stages: decode (frames by timestamp), features (ViT + motion stream), layout (predictor T),
-sampling (DPM-Solver, 25 steps, CFG 5, all windows batched), vocoder (Griffin-Lim 32 it.),
-mux (video stream copied + AAC). "end_to_end_s" is one fresh process doing what
+Stages (as the engine's ``generate`` reports them, timed by ``engine.progress.StageTimer``):
+decoding (frames by timestamp), features (ViT + motion stream), layout (predictor T),
+sampling (DPM-Solver, the pack's 25 steps, CFG 5, all windows batched), vocoder (Griffin-Lim
+32 it.), then mux (video stream copied + AAC). "end_to_end_s" is one fresh process doing what
 ``v2a generate clip.mp4 -o out.mp4`` does (imports and pack loading included); its peak
 resident memory is "peak_rss_mb". "regenerate_s" is a second generate in the same process
 (features cached on disk, models loaded) - what the studio pays per take.
@@ -80,60 +81,33 @@ print(json.dumps({"end_to_end_s": t1 - t0, "regenerate_s": t3 - t2,
 
 
 def stage_times(pack_name: str | None, clip: Path, out: Path, threads: int) -> dict[str, float]:
+    """The public jobs with a timing hook (``engine.progress.StageTimer``): load, then one
+    ``generate`` with the feature cache off (decoding, features, layout, sampling, vocoder as
+    the engine reports them), then the mux."""
     import torch
 
     torch.set_num_threads(threads)
-    from engine.audio.layout import resize_layout
     from engine.cli.generate_cmd import write_take
-    from engine.diffusion.features import features_from_frames
-    from engine.diffusion.sampler import SampleSpec, sample
-    from engine.generation import _run_layout_predictor, fit_layout, load_pack, vocoder_for
-    from engine.media import probe, read_frames_array
-    from engine.progress import run_to_completion
-    from engine.types import AudioLayout
+    from engine.generation import generate, load_pack
+    from engine.packs.config import resolve
+    from engine.progress import StageTimer, run_to_completion
+    from engine.types import GenerationRequest
 
     t = {}
     a = time.perf_counter()
     pack = load_pack(pack_name)
     t["load_pack"] = time.perf_counter() - a
-    feat = pack.manifest["features"]
-    fr, stride, size = float(feat["frame_rate"]), int(feat["semantic_stride"]), int(feat["image_size"])
-    dur = probe(clip).video.duration
+    req = GenerationRequest(video_path=str(clip))
+    timer = StageTimer()
+    take = run_to_completion(generate(req, pack, cache_dir=False), timer)[0]
+    t.update(timer.seconds)
     a = time.perf_counter()
-    frames, _ = read_frames_array(clip, fr, size=(size, size), crop=False)
-    t["decode"] = time.perf_counter() - a
-    a = time.perf_counter()
-    feats = features_from_frames(frames, dur, pack)
-    t["features"] = time.perf_counter() - a
-    a = time.perf_counter()
-    values = _run_layout_predictor(pack, feats)
-    layout = fit_layout(AudioLayout(values, fr), dur, pack)
-    t["layout"] = time.perf_counter() - a
-    sr = pack.sample_rate
-    n_samples = int(round(dur * sr))
-    n_mel = int(np.ceil(n_samples / pack.mel_cfg.hop_length))
-    lay_mel = np.clip(resize_layout(layout.values, n_mel, pack.layout_cfg.bands), 0, 1)
-    spec = SampleSpec(n_frames=n_mel, frame_rate=pack.mel_cfg.frames_per_second,
-                      window=int(round(float(pack.manifest["window_seconds"]) * 100)),
-                      overlap=int(round(float(pack.manifest["overlap_seconds"]) * 100)), steps=25, guidance=5.0,
-                      layout_guidance=float(pack.sampling["layout_guidance"]),
-                      layout_guidance_steps=float(pack.sampling["layout_guidance_steps"]))
-    a = time.perf_counter()
-    x = run_to_completion(sample(pack.net("unet"), pack.net("cond"), spec, pack.manifest.get("schedule", {}),
-                                 lay_mel, torch.from_numpy(feats.semantic()), fr / stride, [0]))
-    t["sampling"] = time.perf_counter() - a
-    norm = pack.manifest["mel_norm"]
-    lm = x[0].T * float(norm["scale"]) + float(norm["center"])
-    voc = vocoder_for(pack)
-    a = time.perf_counter()
-    audio = voc(lm, seed=0)[:n_samples]
-    t["vocoder"] = time.perf_counter() - a
-    a = time.perf_counter()
-    write_take(clip, audio, sr, out)
+    write_take(clip, take.audio, take.sample_rate, out)
     t["mux"] = time.perf_counter() - a
     t["sum_of_stages"] = sum(v for k, v in t.items() if k != "load_pack")
-    t["layout_guidance"] = spec.layout_guidance  # settings, not times: main() moves them
-    t["layout_guidance_steps"] = spec.layout_guidance_steps
+    settings = resolve(req, pack.config.sampling)
+    t["layout_guidance"] = settings.layout_guidance  # settings, not times: main() moves them
+    t["layout_guidance_steps"] = settings.layout_guidance_steps
     return t
 
 

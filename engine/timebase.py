@@ -90,3 +90,14 @@ def format_duration(seconds: float) -> str:
     h, rem = divmod(s, 3600)
     m, s = divmod(rem, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def region_bounds(region: tuple[float, float] | None, duration: float) -> tuple[float, float]:
+    """A requested ``[a, b)`` in seconds clamped to ``[0, duration]`` (the whole clip for
+    None); ValueError when it is empty."""
+    a, b = 0.0, float(duration)
+    if region is not None:
+        a, b = max(0.0, float(region[0])), min(float(duration), float(region[1]))
+        if b <= a:
+            raise ValueError(f"empty region {region}")
+    return a, b

@@ -92,24 +92,31 @@ class AudioLayout:
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """Everything a sampler needs for one lane. Both engines take this and return ``Take``s."""
+    """Everything an engine needs for one lane. Every engine takes this and returns ``Take``s.
+
+    Sampling fields left ``None`` mean "the pack's value" (``engine.packs.config.resolve``
+    fills them from the pack's ``SamplingConfig``, the one place their defaults live).
+    """
 
     video_path: str
     layout: AudioLayout | None = None  # None = predict from the video
     prompt: str = ""
     negative_prompt: str = ""
-    guidance: float = 5.0  # visual/layout CFG scale
-    text_guidance: float = 3.0
-    layout_strength: float = 1.0
-    layout_guidance: float | None = None  # extra CFG toward the layout (0 = off); None = the pack's (1.0)
-    steps: int = 25
+    guidance: float | None = None  # visual/layout CFG scale
+    text_guidance: float | None = None
+    layout_strength: float = 1.0  # 0..1: share of the steps that follow the layout
+    layout_guidance: float | None = None  # extra CFG toward the layout (0 = off)
+    layout_guidance_steps: float | None = None  # share of the steps with layout guidance
+    steps: int | None = None
+    scheduler: str | None = None
+    top_k: int | None = None  # autoregressive engine
+    temperature: float | None = None  # autoregressive engine
     seed: int = 0
     takes: int = 1
     engine: str = "diffusion"  # or "ar", or "library" (real recordings placed on the layout)
-    region: tuple[float, float] | None = None  # seconds; regenerate only this range
+    region: tuple[float, float] | None = None  # seconds; generate only this range
     device: str = "auto"
-    scheduler: str = "dpm"
-    # Existing audio to continue from (extend a take, regenerate after a point): (mono, rate).
+    # Existing audio to continue from (extend a take, regenerate a range joining it): (mono, rate).
     context_audio: tuple[np.ndarray, int] | None = None
     # A recording whose sound the take should have (the library engine places it and its
     # nearest library neighbours); a path to WAV/FLAC/OGG/MP3.
@@ -118,13 +125,21 @@ class GenerationRequest:
 
 @dataclass(frozen=True)
 class Take:
+    """One generated take. ``audio`` covers exactly the requested region, which starts at
+    ``start`` seconds into the clip (0 for a whole-clip request): place it there."""
+
     audio: np.ndarray  # float32 mono [samples]
     sample_rate: int
     seed: int
     layout: AudioLayout
     engine: str
     meta: dict = field(default_factory=dict)
+    start: float = 0.0
 
     @property
     def duration(self) -> float:
         return len(self.audio) / self.sample_rate
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration

@@ -65,3 +65,26 @@ def test_import_linter_contracts():
         pytest.fail("import-linter is not installed; run ./run.sh test to set up")
     res = subprocess.run([str(lint)], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_app_imports_the_engine_only_through_engine_api():
+    """Every import of the engine anywhere in app/ (module level or inside functions) is of
+    ``engine.api`` — the one surface whose heavy parts load on first use."""
+    import ast
+
+    bad = []
+    for path in sorted((ROOT / "app").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            for name in names:
+                if (name == "engine" or name.startswith("engine.")) and name != "engine.api":
+                    bad.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {name}")
+    assert not bad, "app must import the engine through engine.api:\n" + "\n".join(bad)
+    # and the test sees imports at all (a broken walk would pass vacuously)
+    assert "from engine.api import" in (ROOT / "app" / "services" / "jobs.py").read_text()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from engine.timebase import format_duration
+from engine.api import format_duration
 
 # Rough share of one lane's work per stage (measured on the starter pack, CPU): sampling
 # dominates; unknown stages count as DEFAULT_WEIGHT.

@@ -13,13 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.model.events import Event
-from engine import timebase
-from engine.audio.layout import paint_event
-from engine.types import AudioLayout
+from engine.api import AudioLayout, paint_event, timebase
 
 # The editing grid of a fresh lane: 25 columns/s (the starter pack's layout rate; one column per
 # frame at 25 fps) × 5 bands. A pack with another grid replaces it before the first edit.
-DEFAULT_CPS = 25.0
 
 
 @dataclass(frozen=True)
@@ -72,7 +69,8 @@ class LayoutDoc:
 
     # -- basics -----------------------------------------------------------------------------
     @classmethod
-    def empty(cls, duration: float, bands: int = 5, columns_per_second: float = DEFAULT_CPS) -> LayoutDoc:
+    def empty(cls, duration: float, bands: int, columns_per_second: float) -> LayoutDoc:
+        """Silence over ``duration`` on a given grid (the studio asks the pack: ``engine.api.layout_grid``)."""
         n = timebase.columns_for(duration, columns_per_second)
         return cls(np.zeros((n, bands), np.float32), columns_per_second)
 

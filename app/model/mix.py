@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from app.model.project import Lane, TakeRecord
-from engine import timebase
+from engine.api import timebase
 
 
 def db_to_gain(db: float) -> float:
@@ -22,12 +22,10 @@ def audible(lanes: list[Lane]) -> list[Lane]:
 
 
 def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
-    if sr_in == sr_out or len(audio) == 0:
-        return np.asarray(audio, np.float32)
-    from scipy.signal import resample_poly
+    """The engine's resampler (one for the whole product; scipy loads on first use)."""
+    from engine.api import resample as engine_resample
 
-    g = math.gcd(int(sr_in), int(sr_out))
-    return resample_poly(audio, sr_out // g, sr_in // g, axis=0).astype(np.float32)
+    return engine_resample(np.asarray(audio, np.float32), int(sr_in), int(sr_out))
 
 
 def render_stems(lanes: list[Lane], sr: int, duration: float) -> dict[str, np.ndarray]:
@@ -55,38 +53,28 @@ def mix(lanes: list[Lane], sr: int, duration: float) -> np.ndarray:
 
 
 def splice(base: np.ndarray, new: np.ndarray, sr: int, region: tuple[float, float], fade: float = 0.01) -> np.ndarray:
-    """Keep ``base`` outside ``region`` and ``new`` inside, with equal-power crossfades."""
-    n = max(len(base), len(new))
-    a = np.zeros(n, np.float32)
-    a[: len(base)] = base
-    b = np.zeros(n, np.float32)
-    b[: len(new)] = new
-    s0 = timebase.seconds_to_samples(region[0], sr)
-    s1 = min(n, timebase.seconds_to_samples(region[1], sr))
-    f = max(1, timebase.seconds_to_samples(fade, sr))
-    w = np.zeros(n, np.float32)
-    w[s0:s1] = 1.0
-    ramp = np.sin(np.linspace(0, np.pi / 2, f, dtype=np.float32)) ** 2
-    lo = max(0, s0 - f // 2)
-    w[lo : lo + f] = ramp[: len(w[lo : lo + f])]
-    hi = max(0, s1 - f // 2)
-    seg = w[hi : hi + f]
-    w[hi : hi + f] = ramp[::-1][: len(seg)]
-    return (a * np.sqrt(1 - w) + b * np.sqrt(w)).astype(np.float32)
+    """Keep ``base`` outside ``region`` and ``new`` inside (both from the clip's start), with
+    equal-power crossfades (the engine's splice)."""
+    from engine.api import splice as engine_splice
+
+    return engine_splice(base, new, timebase.seconds_to_samples(region[0], sr),
+                         timebase.seconds_to_samples(region[1], sr), timebase.seconds_to_samples(fade, sr))
 
 
-def spliced_take(base: TakeRecord, new: TakeRecord, region: tuple[float, float]) -> TakeRecord:
-    """``base`` with ``region`` replaced by ``new``. ``new`` covers either the whole clip or,
-    as the engine returns for region requests, only the region (then it starts at region[0])."""
+def placed(audio: np.ndarray, sr: int, start: float, n: int) -> np.ndarray:
+    """A take that starts ``start`` seconds into the clip, on a clip-long buffer of ``n`` samples."""
+    out = np.zeros(n, np.float32)
+    s0 = timebase.seconds_to_samples(start, sr)
+    m = max(0, min(len(audio), n - s0))
+    out[s0 : s0 + m] = audio[:m]
+    return out
+
+
+def spliced_take(base: TakeRecord, new: TakeRecord, region: tuple[float, float], start: float) -> TakeRecord:
+    """``base`` with ``region`` replaced by ``new``, which starts ``start`` seconds into the clip
+    (the engine's Take contract: a region take covers the region and starts at its start)."""
     sr = base.sample_rate
-    fresh = resample(new.audio, new.sample_rate, sr)
-    region_len = timebase.seconds_to_samples(region[1], sr) - timebase.seconds_to_samples(region[0], sr)
-    if len(fresh) <= region_len + 1 and len(base.audio) > region_len + 1:
-        full = np.zeros(len(base.audio), np.float32)
-        s0 = timebase.seconds_to_samples(region[0], sr)
-        m = max(0, min(len(fresh), len(full) - s0))
-        full[s0 : s0 + m] = fresh[:m]
-        fresh = full
+    fresh = placed(resample(new.audio, new.sample_rate, sr), sr, start, len(base.audio))
     audio = splice(base.audio, fresh, sr, region)
     meta = dict(new.meta)
     # The base's recordings are still heard outside the region: they keep their credit.
@@ -154,7 +142,7 @@ def normalize_loudness(audio: np.ndarray, sr: int, target_lufs: float = -23.0, p
 def take_display(audio: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray, float]:
     """What the timeline shows for a take: normalised log-mel [T, 64] in [0, 1], onset times
     (s) and the duration. Computed in the engine thread for new takes, cached by take id."""
-    from engine.audio import MelConfig, detect_onsets, log_mel
+    from engine.api import MelConfig, detect_onsets, log_mel
 
     a16 = resample(audio, sr, 16000)
     if len(a16) == 0:

@@ -23,8 +23,7 @@ import soundfile as sf
 
 from app.model.events import Event
 from app.model.layout import LayoutDoc
-from engine.errors import OutputError, V2AError
-from engine.safe_write import resolve_inside
+from engine.api import OutputError, SamplingConfig, V2AError, resolve_inside
 
 FORMAT = "v2a-studio-project"
 VERSION = 1
@@ -43,6 +42,9 @@ MAX_SAMPLE_RATE = 384_000
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
+_SAMPLING = SamplingConfig()
+
+
 class ProjectError(V2AError):
     """A project file is unreadable or inconsistent."""
 
@@ -51,10 +53,12 @@ class ProjectError(V2AError):
 class GenerationParams:
     pack: str = "starter"
     engine: str = "diffusion"
-    steps: int = 25
-    guidance: float = 5.0
+    # the engine's defaults (engine.packs.config.SamplingConfig); a pack's recommendations
+    # replace them when it is chosen (``pack_changes``)
+    steps: int = _SAMPLING.steps
+    guidance: float = _SAMPLING.guidance
     layout_strength: float = 1.0
-    layout_guidance: float = 1.0
+    layout_guidance: float = _SAMPLING.layout_guidance
     seed: int = 0
     seed_locked: bool = False
     takes: int = 2

@@ -59,7 +59,7 @@ def contact_targets(
 def contact_peaks_job(video_path, cancel=None, min_strength: float = 0.0):
     """Engine-thread job (yields Progress, returns snapping targets): the contact detector
     on ``video_path``. Imports OpenCV only when run; never Qt or torch."""
-    from engine.video import contact_times_job
+    from engine.api import contact_times_job
 
     result = yield from contact_times_job(video_path, cancel=cancel)
     return contact_targets(result, min_strength=min_strength)

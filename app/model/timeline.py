@@ -5,7 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from app.model.events import Event
-from engine import timebase
+from engine.api import timebase
 
 
 class TimelineState:

@@ -19,13 +19,13 @@ from app.model.project import Project
 
 
 def autosave_root() -> Path:
-    from engine.paths import autosave_dir
+    from engine.api import autosave_dir
 
     return autosave_dir(ensure=True)
 
 
 def config_root() -> Path:
-    from engine.paths import config_dir
+    from engine.api import config_dir
 
     return config_dir(ensure=True)
 

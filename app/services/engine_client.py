@@ -30,7 +30,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from app.services.engine_worker import worker_main
-from engine.progress import CancelToken, Progress
+from engine.api import CancelToken, Progress
 
 log = logging.getLogger(__name__)
 

@@ -35,8 +35,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from engine.errors import Cancelled, PackError, V2AError
-from engine.progress import CancelToken, Progress, run_to_completion
+from engine.api import Cancelled, CancelToken, PackError, Progress, V2AError, run_to_completion
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +54,7 @@ class EngineContext:
         """Load (once) and return a pack; the first call imports torch (in this process)."""
         key = name or "starter"
         if key not in self.packs:
-            from engine.generation import load_pack  # first torch import happens here
+            from engine.api import load_pack  # first torch import happens here
 
             _leave_a_core_for_the_gui()
             self.packs[key] = load_pack(name, device="auto")  # CUDA when present, else CPU
@@ -69,7 +68,7 @@ class EngineContext:
         or fits a layout when the request needs one; a pack that cannot load is left to the
         library's own lazy default, since a lane with a painted layout needs none."""
         if self._library is None:
-            from engine.library import load_library
+            from engine.api import load_library
 
             self._library = load_library()
         lib = self._library
@@ -149,10 +148,6 @@ def _exit_with_parent() -> None:
 
 def _warm(ctx: EngineContext, pack_name: str | None) -> dict[str, Any]:
     """Import the engine (torch) and load the pack the project uses, so the first job is warm."""
-    from app.services.jobs import _generation_module
-
-    if _generation_module() is None:
-        return {"error": "sound generation is not part of this build yet"}
     try:
         pack = ctx.pack(pack_name)
     except PackError as e:

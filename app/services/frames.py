@@ -66,8 +66,7 @@ class FrameServer(QObject):
             self._cv.notify()
 
     def _run(self) -> None:
-        from engine.errors import V2AError
-        from engine.media import VideoReader
+        from engine.api import V2AError, VideoReader
 
         try:
             reader = VideoReader(self.path, size=self.size, crop=False)
@@ -135,8 +134,7 @@ class ThumbnailServer(QObject):
         self.queue.replace(indices)
 
     def _run(self) -> None:
-        from engine.errors import V2AError
-        from engine.media import VideoReader
+        from engine.api import V2AError, VideoReader
 
         try:
             reader = VideoReader(self.path, size=self.size, crop=False)
@@ -175,8 +173,7 @@ class ClipAnalyzer(QObject):
         self._thread.start()
 
     def _run(self) -> None:
-        from engine.errors import V2AError
-        from engine.media import read_frames
+        from engine.api import V2AError, read_frames
 
         try:
             times, frames = [], []

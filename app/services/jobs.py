@@ -18,11 +18,19 @@ from typing import Any
 import numpy as np
 
 from app.model.layout import resample_bands, resample_columns
-from app.model.mix import normalize_loudness, resample, spliced_take, take_display
+from app.model.mix import normalize_loudness, placed, resample, spliced_take, take_display
 from app.model.project import TakeRecord
-from engine.errors import Cancelled, MediaError, PackError
-from engine.progress import CancelToken, Progress
-from engine.types import AudioLayout, GenerationRequest, Take
+from engine.api import (
+    AudioLayout,
+    Cancelled,
+    CancelToken,
+    GenerationRequest,
+    MediaError,
+    PackError,
+    Progress,
+    Take,
+    timebase,
+)
 
 EngineJob = Callable[[Any, CancelToken], Any]  # (EngineContext in the worker, cancel token)
 
@@ -33,21 +41,10 @@ class PredictResult:
     source: str  # what the status bar tells the user
 
 
-def _generation_module():
-    """``engine.generation`` or None when it is not part of this build yet."""
-    try:
-        import engine.generation as gen  # torch loads here, in the engine worker process
-    except ModuleNotFoundError as e:
-        if e.name in ("engine.generation",):
-            return None
-        raise
-    return gen
-
 
 def audio_layout_of_clip(path: str, duration: float, columns_per_second: float, bands: int) -> AudioLayout | None:
     """The clip's own sound as a layout (the fallback when no predictor is available)."""
-    from engine.audio import LayoutConfig, layout_from_audio
-    from engine.media import probe, read_audio
+    from engine.api import LayoutConfig, layout_from_audio, probe, read_audio
 
     info = probe(path)
     if not info.audio:
@@ -70,15 +67,14 @@ def predict_layout_job(path: str, pack_name: str, duration: float, columns_per_s
 def _predict_layout(path: str, pack_name: str, duration: float, columns_per_second: float, bands: int,
                     ctx, cancel: CancelToken) -> Generator[Progress, None, PredictResult]:
     yield Progress("predicting layout", 0, 1)
-    gen = _generation_module()
-    why = "layout prediction is not available in this build"
-    if gen is not None:
-        try:
-            pack = ctx.pack(pack_name)
-            layout = yield from gen.predict_layout(path, pack, cancel)
-            return PredictResult(layout, f"Layout predicted from the picture by pack “{pack_name}”")
-        except PackError as e:
-            why = f"pack problem: {e.message}"
+    from engine.api import predict_layout  # torch loads here, in the engine worker process
+
+    try:
+        pack = ctx.pack(pack_name)
+        layout = yield from predict_layout(path, pack, cancel)
+        return PredictResult(layout, f"Layout predicted from the picture by pack “{pack_name}”")
+    except PackError as e:
+        why = f"pack problem: {e.message}"
     cancel.check()
     lay = audio_layout_of_clip(path, duration, columns_per_second, bands)
     yield Progress("predicting layout", 1, 1)
@@ -120,10 +116,15 @@ def _generate(items: list[tuple[str, str, GenerationRequest]], pack_name: str,
         recs = []
         for t in takes:
             meta = {k: v for k, v in t.meta.items() if k != "log_mel"}
-            rec = TakeRecord(np.asarray(t.audio, np.float32), int(t.sample_rate), int(t.seed), t.engine, None, meta)
+            audio = np.asarray(t.audio, np.float32)
+            rec = TakeRecord(audio, int(t.sample_rate), int(t.seed), t.engine, None, meta)
             base = (bases or {}).get(lane_id)
             if req.region is not None and base is not None:
-                rec = spliced_take(base, rec, req.region)
+                rec = spliced_take(base, rec, req.region, t.start)
+            elif t.start > 0:  # a region with nothing to splice into: silence before it
+                n = timebase.seconds_to_samples(t.end, t.sample_rate)
+                rec = TakeRecord(placed(audio, int(t.sample_rate), t.start, n), int(t.sample_rate), int(t.seed),
+                                 t.engine, req.region, meta)
             cancel.check()
             out.display[rec.id] = take_display(rec.audio, rec.sample_rate)
             recs.append(rec)
@@ -134,15 +135,14 @@ def _generate(items: list[tuple[str, str, GenerationRequest]], pack_name: str,
 def _generate_raw(items: list[tuple[str, str, GenerationRequest]], pack_name: str, ctx,
                   cancel: CancelToken) -> Generator[Progress, None, dict[str, list[Take]]]:
     yield Progress("loading pack", 0, 1)
-    gen = _generation_module()
-    if gen is None:
-        raise PackError("sound generation is not part of this build yet (engine.generation missing)")
+    from engine.api import generate  # torch loads here, in the engine worker process
+
     out: dict[str, list[Take]] = {}
     for k, (lane_id, name, req) in enumerate(items):
         # The library engine's "pack" is the sound library; the project's pack predicts or
         # fits its layout when the request needs one.
         pack = ctx.library(pack_name) if req.engine == "library" else ctx.pack(pack_name)
-        g = gen.generate(req, pack, cancel)
+        g = generate(req, pack, cancel)
         while True:
             try:
                 p = next(g)
@@ -163,7 +163,8 @@ def library_search_job(query: str, k: int = 20) -> EngineJob:
 
 
 def _library_search(query: str, k: int, ctx, cancel: CancelToken) -> Generator[Progress, None, list[dict]]:
-    from engine.library.search import choose_class, search
+    from engine.api import choose_class
+    from engine.api import search_library as search
 
     yield Progress("searching the sound library", 0, 1)
     index = ctx.library().index
@@ -186,8 +187,7 @@ def reference_layout_job(path: str, columns_per_second: float, bands: int) -> En
 
 def _reference_layout(path: str, columns_per_second: float, bands: int, ctx,
                       cancel: CancelToken) -> Generator[Progress, None, np.ndarray]:
-    from engine.audio import LayoutConfig, layout_from_audio
-    from engine.media import read_audio
+    from engine.api import LayoutConfig, layout_from_audio, read_audio
 
     yield Progress("reading reference", 0, 2)
     audio, sr = read_audio(path, 16000)
@@ -236,13 +236,11 @@ def credits_text(out_name: str, credits: list[tuple[str, list[str]]]) -> str:
 
 def _export(spec: ExportSpec, sources: list[tuple[str, np.ndarray, int, float]], duration: float,
             credits: list[tuple[str, list[str]]], ctx, cancel: CancelToken) -> Generator[Progress, None, list[str]]:
-    from engine.media import mux, write_audio
-    from engine.safe_write import check_output_path
-    from engine.timebase import seconds_to_samples
+    from engine.api import check_output_path, mux, seconds_to_samples, write_audio
 
     out = Path(spec.out)
     # Suffix and folder before rendering: a refusal must not come after the whole mix.
-    from engine.media.mux import CONTAINERS
+    from engine.api import MUX_CONTAINERS as CONTAINERS
 
     check_output_path(out, [spec.source], suffixes=CONTAINERS if spec.kind == "video" else (f".{spec.kind}",))
     total = 2 + (len(sources) if spec.stems else 0)
@@ -282,7 +280,7 @@ def _export(spec: ExportSpec, sources: list[tuple[str, np.ndarray, int, float]],
             write_audio(p, s, spec.sample_rate)
             written.append(str(p))
     if any(c for _lane, c in credits):
-        from engine.safe_write import atomic_output
+        from engine.api import atomic_output
 
         # Library recordings come with licenses that ask for attribution: the credits travel
         # with every export that uses them.

@@ -14,7 +14,7 @@ from app.model.project import Lane, Project
 from app.model.snap import motion_peaks
 from app.model.timeline import TimelineState
 from app.model.tools import ToolSettings
-from engine.types import MediaInfo
+from engine.api import MediaInfo
 
 
 class StudioDocument(QObject):
@@ -119,8 +119,11 @@ class StudioDocument(QObject):
         return t
 
     def new_lane_layout(self) -> LayoutDoc:
-        """A blank layout shaped like the existing lanes (or the default 10 col/s × 5 bands)."""
+        """A blank layout shaped like the existing lanes (or on the grid of the project's pack)."""
         if self.project.lanes:
             ref = self.project.lanes[0].layout
             return LayoutDoc(np.zeros_like(ref.values), ref.columns_per_second, np.zeros_like(ref.values))
-        return LayoutDoc.empty(self.duration)
+        from engine.api import layout_grid
+
+        cps, bands = layout_grid(self.project.params.pack)
+        return LayoutDoc.empty(self.duration, bands, cps)

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from app.services.jobs import ExportSpec
 from app.ui.prefs import prefs, read_bool
-from engine.media.mux import CONTAINERS
+from engine.api import MUX_CONTAINERS as CONTAINERS
 
 KINDS = (("video", "Video with sound (muxed, picture copied bit-exact)"), ("wav", "WAV audio"), ("flac", "FLAC audio"))
 MODES = (("replace", "Replace the original sound"), ("add", "Add as a new audio track"), ("mix", "Mix with the original sound"))

@@ -351,7 +351,7 @@ def _k(action: QAction | None) -> str:
 
 def _sample_clip() -> Path | None:
     try:
-        from engine.paths import resource_path
+        from engine.api import resource_path
 
         d = resource_path("sample")
     except Exception:  # noqa: BLE001 - no resources (a stripped build): no sample button

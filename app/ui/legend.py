@@ -19,7 +19,7 @@ CLIP_WAVE = QColor("#9aa7b8")
 def band_edges_hz(n_bands: int) -> np.ndarray:
     """Approximate band edges (Hz) of an n-band layout: the layout's bands split the 64-bin
     mel scale of ``engine.audio.MelConfig`` (0–8 kHz, Slaney) evenly."""
-    from engine.audio.mel import MelConfig, hz_to_mel, mel_to_hz
+    from engine.api import MelConfig, hz_to_mel, mel_to_hz
 
     cfg = MelConfig()
     return np.asarray(mel_to_hz(np.linspace(hz_to_mel(cfg.fmin), hz_to_mel(cfg.fmax), n_bands + 1)), float)

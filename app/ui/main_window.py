@@ -43,9 +43,7 @@ from app.ui.prefs import prefs, read_bool
 from app.ui.timeline import TimelineWidget
 from app.ui.toolbar import SNAP_TARGETS, ToolBar
 from app.ui.viewer import ElidedLabel, PlaybackController, ViewerPanel
-from engine.api import read_sound
-from engine.errors import V2AError
-from engine.types import GenerationRequest
+from engine.api import GenerationRequest, V2AError, read_sound
 
 log = logging.getLogger(__name__)
 
@@ -350,7 +348,7 @@ class MainWindow(QMainWindow):
     def window_settings() -> QSettings:
         """Window geometry, docks and splitter, in an INI file in the studio's config folder
         (``V2A_CONFIG_DIR`` moves it, e.g. for tests)."""
-        from engine.paths import config_dir
+        from engine.api import config_dir
 
         return QSettings(str(config_dir() / "studio-window.ini"), QSettings.Format.IniFormat)
 
@@ -582,7 +580,7 @@ class MainWindow(QMainWindow):
         self._fill_recent()
 
     def _probe(self, path: str):
-        from engine.media import probe
+        from engine.api import probe
 
         info = probe(path)
         if info.video is None:
@@ -613,18 +611,26 @@ class MainWindow(QMainWindow):
         self._reset_clip_services()
         proj = Project(str(Path(path).resolve()))
         try:  # a new project starts at the steps and guidance its pack recommends
-            from engine.packs import sampling_defaults
+            from engine.api import sampling_defaults
 
             for k, v in proj.params.pack_changes(sampling_defaults(proj.params.pack)).items():
                 setattr(proj.params, k, v)
         except V2AError:  # no such pack here: the built-in defaults; generating will say why
             pass
-        proj.add_lane(Lane("Lane 1", LayoutDoc.empty(info.video.duration)))
+        proj.add_lane(Lane("Lane 1", self._blank_layout(proj, info.video.duration)))
         self._show_editor()
         self.doc.set_project(proj, info)
         self.doc.layout_ready = False
         self._after_load(predict=True)
         return True
+
+    @staticmethod
+    def _blank_layout(proj: Project, duration: float) -> LayoutDoc:
+        """An empty layout on the grid of the project's pack (its columns/s and bands)."""
+        from engine.api import layout_grid
+
+        cps, bands = layout_grid(proj.params.pack)
+        return LayoutDoc.empty(duration, bands, cps)
 
     def _open_project(self, proj: Project) -> bool:
         if not proj.clip_path:
@@ -637,7 +643,7 @@ class MainWindow(QMainWindow):
         info = self._probe(str(clip))
         self._reset_clip_services()
         if not proj.lanes:
-            proj.add_lane(Lane("Lane 1", LayoutDoc.empty(info.video.duration)))
+            proj.add_lane(Lane("Lane 1", self._blank_layout(proj, info.video.duration)))
         self._show_editor()
         self.doc.set_project(proj, info)
         self.doc.layout_ready = True
@@ -706,7 +712,7 @@ class MainWindow(QMainWindow):
         if self.doc.clip_audio is not None:  # already read for playback
             self.timeline.set_clip_audio(*self.doc.clip_audio)
             return
-        from engine.media import read_audio
+        from engine.api import read_audio
 
         path, sr = info.path, self.playback.player.sample_rate
         self._audio_future = (path, self._audio_pool.submit(read_audio, path, sr))
@@ -1303,7 +1309,7 @@ def load_style(app: QApplication) -> None:
     from PySide6.QtCore import QDir
     from PySide6.QtGui import QIcon
 
-    from engine.paths import app_icon_path, resource_path
+    from engine.api import app_icon_path, resource_path
 
     qss = resource_path("styles", "studio.qss")
     # The QSS names its images as studio:NAME (the check box tick), found beside it.

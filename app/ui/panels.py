@@ -449,7 +449,7 @@ class GenerationPanel(QWidget):
         try:
             self.pack.clear()
             try:
-                from engine.packs import list_packs
+                from engine.api import list_packs
 
                 packs = list_packs()
             except Exception:  # noqa: BLE001 - listing must never stop the window
@@ -467,7 +467,7 @@ class GenerationPanel(QWidget):
         if self._loading or params.pack == name:
             return
         try:
-            from engine.packs import sampling_defaults
+            from engine.api import sampling_defaults
 
             changes = params.pack_changes(sampling_defaults(name))
         except Exception:  # noqa: BLE001 - a pack that cannot be read keeps the current settings

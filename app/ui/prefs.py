@@ -8,7 +8,7 @@ from PySide6.QtCore import QSettings
 
 
 def prefs() -> QSettings:
-    from engine.paths import config_dir
+    from engine.api import config_dir
 
     return QSettings(str(config_dir() / "studio.ini"), QSettings.Format.IniFormat)
 

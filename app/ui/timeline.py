@@ -25,7 +25,7 @@ from app.ui.commands import PatchCommand
 from app.ui.document import StudioDocument
 from app.ui.legend import LaneLegend
 from app.ui.waveform import Envelope
-from engine import timebase
+from engine.api import timebase
 
 AXIS_W = 92
 PLAYHEAD = QColor("#ff5a4f")
@@ -65,7 +65,7 @@ class TimeAxis(pg.AxisItem):
 
 
 def _mel_scale():
-    from engine.audio.mel import MelConfig, hz_to_mel, mel_to_hz
+    from engine.api import MelConfig, hz_to_mel, mel_to_hz
 
     return MelConfig(), hz_to_mel, mel_to_hz
 

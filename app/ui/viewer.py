@@ -31,7 +31,7 @@ from app.model import mix as mixmod
 from app.services.frames import FrameServer, fit_size
 from app.services.playback import AudioPlayer
 from app.ui.document import StudioDocument
-from engine import timebase
+from engine.api import timebase
 
 
 class VideoViewer(QWidget):
@@ -228,8 +228,7 @@ class PlaybackController(QObject):
         if info is None or not info.audio:
             return None
         if self.doc.clip_audio is None:
-            from engine.errors import V2AError
-            from engine.media import read_audio
+            from engine.api import V2AError, read_audio
 
             try:
                 self.doc.clip_audio = read_audio(info.path, self.player.sample_rate)

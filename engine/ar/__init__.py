@@ -1,13 +1,13 @@
 """Autoregressive engine (V-AURA style): RVQ mel-codec tokens from a Llama-style decoder with
 the visual features and the audio layout fused channel-wise. See docs/AR.md.
 
-Entry points (the dispatcher in engine.generation calls these for ``request.engine == "ar"``):
+Entry points (``engine.engines.autoregressive`` wraps these as the "ar" Engine):
 
 - ``can_load(pack_dir) -> bool``: the pack has an ``engines.ar`` section.
 - ``load_pack(name_or_path=None) -> ARPack`` (default ``starter-ar``; verified, models built).
-- ``generate(request, pack, cancel) -> Job[list[Take]]``; ``pack`` may be an ``ARPack``, a
-  name/path, or a diffusion ``Pack`` (then its layout predictor fills a missing layout and
-  the AR models come from ``starter-ar``).
+- ``generate(request, pack, cancel, layout_predictor) -> Job[list[Take]]``; ``pack`` may be an
+  ``ARPack``, a name/path, or another engine's pack (the AR models then come from
+  ``starter-ar``); ``layout_predictor`` fills a missing layout.
 
 Importing this package is torch-free; torch loads inside ``generate``.
 """
@@ -47,8 +47,14 @@ class ARPack:
         self.engine = "ar"
 
     @property
+    def config(self) -> Any:
+        from engine.packs.config import pack_config
+
+        return pack_config(self.manifest, self.dir, engine="ar")
+
+    @property
     def sampling(self) -> dict[str, Any]:
-        return {"guidance": 6.0, "top_k": 128, "temperature": 1.0, "stride": 16, **self.section.get("sampling", {})}
+        return self.config.sampling.to_dict()
 
     @property
     def sample_rate(self) -> int:
@@ -100,11 +106,11 @@ def resolve_pack_dir(pack: Any) -> Path:
 
 
 def generate(
-    request: GenerationRequest, pack: Any = None, cancel: CancelToken | None = None
+    request: GenerationRequest, pack: Any = None, cancel: CancelToken | None = None, layout_predictor: Any = None
 ) -> Generator[Progress, None, list[Take]]:
     from engine.ar.run import generate_job
 
-    return (yield from generate_job(request, pack, cancel))
+    return (yield from generate_job(request, pack, cancel, layout_predictor))
 
 
 __all__ = ["AR_PACK", "ARPack", "can_load", "generate", "load_pack", "resolve_pack_dir"]

@@ -115,7 +115,7 @@ def clip_records(
         if y.ndim > 1:
             y = y.mean(1)
         if sr != mel_cfg.sample_rate:
-            from engine.audio.onset import resample
+            from engine.audio.dsp import resample
 
             y = resample(y, sr, mel_cfg.sample_rate)
         mel = log_mel(y, mel_cfg)

@@ -21,7 +21,7 @@ from engine.ar.delay import delayed_length
 from engine.ar.model import ARTransformer
 from engine.ar.sampling import SampleSettings, iter_sample_tokens
 from engine.audio import MelConfig, griffin_lim, log_mel
-from engine.audio.onset import resample
+from engine.audio.dsp import resample
 from engine.progress import run_to_completion
 from engine.types import AudioLayout
 

@@ -1,18 +1,19 @@
 """``engine.ar.generate``: GenerationRequest -> Takes with the AR engine (a Job generator).
 
 Durations come from the video stream; the layout is the request's (painted / loaded), else
-the diffusion pack's layout predictor when a diffusion pack was passed in, else the learned
-empty layout. Continuation: a request carrying ``context_audio = (array, sr)`` (a take to
-extend or to regenerate after a point) keeps that audio up to ``region[0]`` (or its end),
-feeds its codes as the prefix and samples on; the result is crossfaded back into the
-context after ``region[1]``.
+the ``layout_predictor`` the caller passes (the dispatcher gives the diffusion pack's T), else
+the learned empty layout. Sampling settings the request leaves ``None`` are the pack's
+(``engine.packs.config.resolve``). Takes cover exactly the requested region and start at its
+start. Continuation: a request carrying ``context_audio = (array, sr)`` (a take to extend or to
+regenerate after a point) feeds the context's codes up to ``region[0]`` (or its end) as the
+prefix and samples on; the take joins the context with crossfades inside the region.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,6 @@ from engine.types import AudioLayout, GenerationRequest, Take
 
 _MODELS: dict[str, tuple[Any, dict]] = {}
 _FEATS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
-_DEFAULT_GUIDANCE = GenerationRequest.__dataclass_fields__["guidance"].default
 XFADE_S = 0.04
 
 
@@ -52,21 +52,6 @@ def visual_for(path: str | Path, spec: dict) -> tuple[np.ndarray, np.ndarray]:
     return _FEATS[key]
 
 
-_DIFFUSION: dict[str, Any] = {}
-
-
-def _diffusion_pack() -> Any:
-    """The default diffusion pack (for its layout predictor), or None when not installed."""
-    if "pack" not in _DIFFUSION:
-        try:
-            from engine.generation import load_pack
-
-            _DIFFUSION["pack"] = load_pack(None)
-        except Exception:  # no diffusion pack here: the AR engine runs without a layout
-            _DIFFUSION["pack"] = None
-    return _DIFFUSION["pack"]
-
-
 def _duration(path: str | Path) -> float:
     from engine.media import probe
 
@@ -75,12 +60,6 @@ def _duration(path: str | Path) -> float:
     if not d or d <= 0:
         raise MediaError("clip has zero length", path)
     return float(d)
-
-
-def _crossfade(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Equal-power crossfade from ``a`` to ``b`` (same length)."""
-    t = np.linspace(0.0, 1.0, len(a), dtype=np.float32)
-    return a * np.cos(t * np.pi / 2) + b * np.sin(t * np.pi / 2)
 
 
 def _sample(models, gen_end, layout, visual, text, neg, settings, request, prefix, check):  # noqa: ANN001, ANN202
@@ -99,14 +78,18 @@ def _sample(models, gen_end, layout, visual, text, neg, settings, request, prefi
 
 
 def generate_job(
-    request: GenerationRequest, pack: Any = None, cancel: CancelToken | None = None
+    request: GenerationRequest, pack: Any = None, cancel: CancelToken | None = None,
+    layout_predictor: Callable[[Any, CancelToken | None], Generator[Progress, None, AudioLayout]] | None = None,
 ) -> Generator[Progress, None, list[Take]]:
     from engine.ar import resolve_pack_dir
     from engine.ar.conditions import n_token_frames
     from engine.ar.pipeline import audio_to_codes, codes_to_audio
     from engine.ar.sampling import SampleSettings
     from engine.audio import layout_from_audio
-    from engine.audio.onset import resample
+    from engine.audio.dsp import crossfade, peak_limit, resample
+    from engine.packs import read_manifest
+    from engine.packs.config import pack_config, resolve
+    from engine.timebase import region_bounds
 
     def check() -> None:
         if cancel is not None:
@@ -132,13 +115,9 @@ def generate_job(
     check()
     layout = request.layout
     layout_source = "request"
-    if layout is None:
-        dpack = pack if (pack is not None and hasattr(pack, "net")) else _diffusion_pack()
-        if dpack is not None:  # the diffusion pack's layout predictor (TiVA's T)
-            from engine.generation import predict_layout
-
-            layout = yield from predict_layout(request.video_path, dpack, cancel)
-            layout_source = "predicted"
+    if layout is None and layout_predictor is not None:  # e.g. the diffusion pack's T
+        layout = yield from layout_predictor(request.video_path, cancel)
+        layout_source = "predicted"
     if layout is None:
         layout_source = "none"
     elif abs(layout.duration - duration) > 1e-3:
@@ -154,26 +133,19 @@ def generate_job(
             neg = encode_text(request.negative_prompt.strip())[0]
     check()
 
-    # ---- guidance: the request's value unless it is the diffusion default, then the pack's (V-AURA: 6)
-    smp = sec.get("sampling", {})
-    guidance = getattr(request, "ar_guidance", None)
-    if guidance is None:
-        guidance = float(smp.get("guidance", 6.0)) if request.guidance == _DEFAULT_GUIDANCE else float(request.guidance)
+    # ---- sampling: what the request sets, else the pack's (V-AURA's guidance 6.0 by default)
+    req = resolve(request, pack_config(read_manifest(pack_dir), pack_dir, engine="ar").sampling)
     settings = SampleSettings(
-        guidance=float(guidance),
-        top_k=int(getattr(request, "top_k", None) or smp.get("top_k", 128)),
-        temperature=float(getattr(request, "temperature", None) or smp.get("temperature", 1.0)),
-        stride=int(smp.get("stride", 16)),
+        guidance=float(req.guidance),
+        top_k=int(req.top_k),
+        temperature=float(req.temperature),
+        stride=int(sec.get("sampling", {}).get("stride", 16)),
     )
 
     # ---- region / continuation
     ctx = getattr(request, "context_audio", None)
     ctx_audio = None
-    a, b = 0.0, duration
-    if request.region is not None:
-        a, b = max(0.0, float(request.region[0])), min(duration, float(request.region[1]))
-        if b <= a:
-            raise ValueError(f"empty region {request.region}")
+    a, b = region_bounds(request.region, duration)
     prefix = None
     if ctx is not None:
         arr, ctx_sr = ctx
@@ -203,7 +175,6 @@ def generate_job(
 
     # ---- decode + assemble
     takes: list[Take] = []
-    n_total = int(round(duration * sr))
     for k in range(int(request.takes)):
         check()
         yield Progress("decoding", k, int(request.takes))
@@ -211,31 +182,19 @@ def generate_job(
         seed = int(request.seed) + k
         y = codes_to_audio(models, codes[k], gen_end, seed=seed)
         t_decode = time.perf_counter() - t1
-        if ctx_audio is not None:
-            c = np.zeros(n_total, np.float32)
-            c[: min(n_total, len(ctx_audio))] = ctx_audio[:n_total]
-            ia, ib = int(round(a * sr)), min(int(round(b * sr)), len(y))
-            x = int(XFADE_S * sr)
-            out = c.copy()
-            out[ia:ib] = y[ia:ib]
-            if ia > 0:  # fade from the kept audio into the new (y before ia re-decodes the prefix)
-                lo = max(0, ia - x // 2)
-                hi = min(ib, lo + x)
-                out[lo:hi] = _crossfade(c[lo:hi], y[lo:hi])
-            if ib < min(n_total, len(ctx_audio)):  # and back into the kept audio after the region
-                lo = max(ia, ib - x)
-                out[lo:ib] = _crossfade(y[lo:ib], c[lo:ib])
-            y = out
-        else:
-            y = y[:n_total]
-            if request.region is not None:  # without context: silence outside the region
-                ia, ib = int(round(a * sr)), int(round(b * sr))
-                y = y.copy()
-                y[:ia] = 0.0
-                y[ib:] = 0.0
-        peak = float(np.max(np.abs(y))) if y.size else 0.0
-        if peak > 0.98:
-            y = y * (0.98 / peak)
+        ia, ib = int(round(a * sr)), int(round(b * sr))
+        y = np.pad(y, (0, max(0, ib - len(y))))[ia:ib]
+        if ctx_audio is not None:  # join the kept audio at the region's edges, inside the region
+            x = min(len(y) // 2, int(XFADE_S * sr))
+            kept = np.zeros(len(y), np.float32)
+            m = max(0, min(len(y), len(ctx_audio) - ia))
+            kept[:m] = ctx_audio[ia : ia + m]
+            y = y.copy()
+            if ia > 0 and x > 0 and len(ctx_audio) >= ia + x:  # (extending after its end: no kept audio to fade from)
+                y[:x] = crossfade(kept[:x], y[:x])
+            if ib < len(ctx_audio) and x > 0:  # and back into it before the region's end
+                y[len(y) - x :] = crossfade(y[len(y) - x :], kept[len(y) - x :])
+        y = peak_limit(y)
         take_layout = layout if layout is not None else layout_from_audio(y, sr)
         takes.append(
             Take(
@@ -260,6 +219,7 @@ def generate_job(
                     "decode_s": round(t_decode, 3),
                     "continued": ctx_audio is not None,
                 },
+                start=a,
             )
         )
     yield Progress("decoding", int(request.takes), int(request.takes))

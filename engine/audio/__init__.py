@@ -1,5 +1,6 @@
 """Audio representation: log-mel, the audio layout, Griffin-Lim, onsets. numpy/scipy only."""
 
+from engine.audio.dsp import crossfade, peak_limit, resample
 from engine.audio.griffinlim import griffin_lim, mel_to_linear
 from engine.audio.layout import (
     LayoutConfig,
@@ -26,7 +27,6 @@ from engine.audio.onset import (
     onset_detection_function,
     onset_strength,
     peak_pick,
-    resample,
 )
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "MelConfig",
     "OnsetConfig",
     "colormap",
+    "crossfade",
     "denormalize_mel",
     "detect_onsets",
     "detect_onsets_from_envelope",
@@ -53,6 +54,7 @@ __all__ = [
     "normalize_mel",
     "onset_detection_function",
     "onset_strength",
+    "peak_limit",
     "peak_pick",
     "resample",
     "resize_layout",

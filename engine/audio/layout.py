@@ -122,7 +122,7 @@ def layout_from_audio(
     audio: np.ndarray, sr: int, mel_cfg: MelConfig = MelConfig(), layout_cfg: LayoutConfig = LayoutConfig()
 ) -> AudioLayout:
     """Layout of a waveform at any rate (resampled to ``mel_cfg.sample_rate``)."""
-    from engine.audio.onset import resample
+    from engine.audio.dsp import resample
 
     y = resample(_mono_float(audio), sr, mel_cfg.sample_rate)
     if len(y) == 0:

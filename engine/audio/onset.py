@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.audio.dsp import resample
 from engine.audio.mel import _mono_float, mel_filterbank, stft_mag
 
 
@@ -38,18 +39,6 @@ class OnsetConfig:
 ADHERENCE_ONSETS = OnsetConfig(sample_rate=16000, n_fft=1024, hop_length=160, n_mels=64, fmax=8000.0)
 
 
-def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
-    """Polyphase resampling (scipy); identity when the rates match."""
-    audio = _mono_float(audio)
-    if int(sr_in) == int(sr_out):
-        return audio
-    # imported here, not with the module: scipy.signal costs ~0.9 s of a cold start
-    from scipy.signal import resample_poly
-
-    g = math.gcd(int(sr_in), int(sr_out))
-    return resample_poly(audio, int(sr_out) // g, int(sr_in) // g).astype(np.float32)
-
-
 def power_to_db(s: np.ndarray, amin: float = 1e-10, top_db: float | None = 80.0) -> np.ndarray:
     log_spec = 10.0 * np.log10(np.maximum(amin, s))
     if top_db is not None and log_spec.size:
@@ -62,7 +51,7 @@ def onset_strength(audio: np.ndarray, sr: int, cfg: OnsetConfig = OnsetConfig())
 
     ``audio`` is resampled from ``sr`` to ``cfg.sample_rate`` first.
     """
-    y = resample(audio, sr, cfg.sample_rate)
+    y = resample(_mono_float(audio), sr, cfg.sample_rate)
     if len(y) == 0:
         return np.zeros(0, dtype=np.float32)
     mag = stft_mag(y, cfg.n_fft, cfg.hop_length, center="librosa")

@@ -58,13 +58,12 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     pack = load_pack(args.pack)
     print(f"pack: {pack.name} ({pack.dir})")
-    steps = args.steps if args.steps is not None else int(pack.sampling["steps"])
     for clip in clips:
         if not clip.is_file():
             raise MediaError("no such file", clip)
         t1 = time.perf_counter()
-        req = GenerationRequest(video_path=str(clip), prompt=args.prompt, steps=steps, seed=args.seed,
-                                guidance=float(pack.sampling["guidance"]))
+        # settings left None are the pack's (engine.packs.config.resolve)
+        req = GenerationRequest(video_path=str(clip), prompt=args.prompt, steps=args.steps, seed=args.seed)
         take = run_with_bar(generate(req, pack), quiet=args.quiet)[0]
         stem = clip.stem + "_v2a"
         mp4 = write_take(clip, take.audio, take.sample_rate, outdir / f"{stem}{clip.suffix if clip.suffix.lower() in ('.mp4', '.mov', '.mkv') else '.mp4'}")

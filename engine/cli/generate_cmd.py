@@ -11,6 +11,7 @@ import argparse
 import time
 from pathlib import Path
 
+from engine.cli.sampling_flags import add_sampling_flags, sampling_overrides
 from engine.errors import MediaError, OutputError
 
 AUDIO_SUFFIXES = (".wav", ".flac")
@@ -33,13 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--prompt", default="", help="text prompt (e.g. 'footsteps on gravel')")
     p.add_argument("--negative-prompt", default="", help="what to steer away from")
     p.add_argument("--layout", help="layout .npy (from `v2a layout` / `v2a predict-layout` / the studio); any length")
-    p.add_argument("--steps", type=int, default=None, help="sampling steps (default: the pack's, 25)")
-    p.add_argument("--guidance", type=float, default=None, help="visual guidance scale (default 5.0)")
-    p.add_argument("--text-guidance", type=float, default=None, help="text guidance scale (default 3.0)")
+    add_sampling_flags(p)  # --steps, --guidance, --text-guidance, --scheduler, ... (None = the pack's)
     p.add_argument("--layout-strength", type=float, default=1.0, help="0..1: share of the steps that follow the layout")
-    p.add_argument("--layout-guidance", type=float, default=None,
-                   help="extra guidance toward the layout, 0 = off (default: the pack's, 1.0)")
-    p.add_argument("--scheduler", default=None, help="dpm (default), dpm1, ddim, euler, unipc, ddpm")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--takes", type=int, default=1, help="takes to generate in one batch (seeds seed..seed+K-1)")
     p.add_argument("--save-layout", help="also write the layout used (.npy + .json sidecar)")
@@ -68,21 +64,10 @@ def take_paths(out: Path, k: int) -> list[Path]:
 
 
 def load_any_pack(engine: str, pack: str | None, device: str = "cpu"):
-    """The pack for an engine: diffusion packs here; the AR engine loads its own."""
-    if engine == "library":
-        from engine.library import load_library
-
-        return load_library(pack)
-    if engine == "ar":
-        from engine import ar
-
-        loader = getattr(ar, "load_pack", None)
-        if loader is None:
-            raise OutputError("the autoregressive engine is not available in this build")
-        return loader(pack)
+    """The pack (or library index) ``engine`` runs on."""
     from engine.generation import load_pack
 
-    return load_pack(pack, device=device)
+    return load_pack(pack, device=device, engine=engine)
 
 
 def run_generate(args: argparse.Namespace) -> int:
@@ -108,8 +93,7 @@ def run_generate(args: argparse.Namespace) -> int:
     check_output_suffix(out, AUDIO_SUFFIXES + CONTAINERS)  # not after minutes of sampling
     if args.takes < 1 or args.takes > 16:
         raise OutputError(f"--takes must be 1..16, got {args.takes}")
-    if args.layout_guidance is not None and not 0.0 <= args.layout_guidance <= 20.0:
-        raise OutputError(f"--layout-guidance must be 0..20, got {args.layout_guidance}")
+    sampling = sampling_overrides(args)  # range-checked before any work
     inputs = [video, *([args.layout] if args.layout else [])]  # --save-layout X --layout X is refused too
     outs = take_paths(out, args.takes)
     for o in outs:  # refuse bad outputs before the long work
@@ -127,28 +111,22 @@ def run_generate(args: argparse.Namespace) -> int:
     if args.reference:
         _check_reference(Path(args.reference))
     pack = load_any_pack(args.engine, args.library if args.engine == "library" else args.pack, args.device)
-    sampling = getattr(pack, "sampling", {}) or {}
     req = GenerationRequest(
         video_path=str(video),
         layout=layout,
         prompt=args.prompt,
         negative_prompt=args.negative_prompt,
-        guidance=args.guidance if args.guidance is not None else float(sampling.get("guidance", 5.0)),
-        text_guidance=args.text_guidance if args.text_guidance is not None else float(sampling.get("text_guidance", 3.0)),
         layout_strength=args.layout_strength,
-        layout_guidance=args.layout_guidance,  # None: the pack's
-        steps=args.steps if args.steps is not None else int(sampling.get("steps", 25)),
         seed=args.seed,
         takes=args.takes,
         engine=args.engine,
         device=args.device,
-        scheduler=args.scheduler or str(sampling.get("scheduler", "dpm")),
         reference=args.reference,
+        **sampling,  # only what the user set: the engine fills the rest from the pack
     )
-    if args.engine == "library":  # straight to the engine: a given layout needs no torch at all
-        from engine.library.engine import generate
-    else:
-        from engine.generation import generate
+    # the library engine with a given layout imports no torch
+    from engine.generation import generate
+
     takes = run_with_bar(generate(req, pack, cache_dir=args.cache_dir), quiet=args.quiet)
     if not args.quiet:
         print(f"engine: {args.engine}")

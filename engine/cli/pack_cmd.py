@@ -68,7 +68,7 @@ def _install(args: argparse.Namespace) -> int:
 
 
 def _add_vocoder(args: argparse.Namespace) -> int:
-    from engine.packs.vocoder import add_vocoder
+    from engine.train.add_vocoder import add_vocoder
 
     d = add_vocoder(args.pack, args.vocoder, out_dir=args.output, in_place=args.in_place, name=args.name,
                     force=args.force)

@@ -11,7 +11,6 @@ import math
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from engine.errors import MediaError
 
@@ -29,13 +28,6 @@ def load_mono(path: str | Path) -> tuple[np.ndarray, int]:
     if data.size == 0:
         raise MediaError("no audio samples", path)
     return data.mean(axis=1).astype(np.float32), int(sr)
-
-
-def resample(audio: np.ndarray, sr_in: int, sr_out: int = SAMPLE_RATE) -> np.ndarray:
-    if sr_in == sr_out:
-        return audio.astype(np.float32, copy=False)
-    g = math.gcd(sr_in, sr_out)
-    return resample_poly(audio, sr_out // g, sr_in // g).astype(np.float32)
 
 
 def frame_rms_db(audio: np.ndarray, sr: int, frame_s: float = 0.01) -> np.ndarray:

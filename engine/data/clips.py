@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.audio.dsp import resample
 from engine.data import clean
 from engine.data.library import read_manifest, sound_path
 from engine.data.render import (
@@ -90,7 +91,7 @@ class SoundBank:
         if a is None:
             a, sr = clean.load_mono(sound_path(self.manifest, row))
             if sr != SR:
-                a = clean.resample(a, sr, SR)
+                a = resample(a, sr, SR)
             self._audio[row["id"]] = a
         return a
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.audio.dsp import resample
 from engine.data import clean
 from engine.data.sources import (
     FREE_LICENSES,
@@ -149,7 +150,7 @@ def build_library(
         except MediaError:
             dropped["undecodable"] += 1
             continue
-        y = clean.resample(audio, sr, clean.SAMPLE_RATE)
+        y = resample(audio, sr, clean.SAMPLE_RATE)
         y, _ = clean.trim_silence(y, clean.SAMPLE_RATE)
         if len(y) < MIN_SECONDS * clean.SAMPLE_RATE:
             dropped["silent or too short"] += 1

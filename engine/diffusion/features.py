@@ -9,6 +9,7 @@ and pack skips decoding and the ViT entirely.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import zipfile
@@ -127,8 +128,8 @@ class _FeatureStream:
     the previous chunk's last frame and the motion streams' carries join chunk borders."""
 
     def __init__(self, pack) -> None:
-        feat = pack.manifest["features"]
-        self.fr, self.stride = float(feat["frame_rate"]), int(feat["semantic_stride"])
+        feat = pack.config.features
+        self.fr, self.stride = float(feat.frame_rate), int(feat.semantic_stride)
         self.visual, self.T = pack.net("visual"), pack.net("layout")
         self.grid = int(self.visual.config["motion_grid"])
         self.uses_frames = getattr(self.T, "uses_frames", False)
@@ -162,7 +163,7 @@ class _FeatureStream:
 
 def chunk_frames(pack) -> int:
     """Frames per chunk for ``pack``: whole ViT batches (see ``CHUNK_BATCHES``)."""
-    return VIT_BATCH * int(pack.manifest["features"]["semantic_stride"]) * CHUNK_BATCHES
+    return VIT_BATCH * int(pack.config.features.semantic_stride) * CHUNK_BATCHES
 
 
 def features_from_frames(frames: np.ndarray, duration: float, pack) -> ClipFeatures:
@@ -181,10 +182,10 @@ def clip_features(
     cache_dir: str | Path | None = None,
     cancel: CancelToken | None = None,
 ) -> Job[ClipFeatures]:
-    """Features of one clip for ``pack`` (an engine.generation.Pack), cached by content hash."""
+    """Features of one clip for ``pack`` (an engine.engines.diffusion.Pack), cached by content hash."""
     from engine.media import probe, read_frames
 
-    feat = pack.manifest["features"]
+    feat = dataclasses.asdict(pack.config.features)
     fr = float(feat["frame_rate"])
     stride = int(feat["semantic_stride"])
     size = int(feat["image_size"])

@@ -21,6 +21,7 @@ import torch
 from engine.diffusion.schedulers import sampling_scheduler
 from engine.diffusion.windows import blend_weights, plan_windows
 from engine.models import module_device
+from engine.packs.config import SamplingConfig
 from engine.progress import CancelToken, Job, Progress
 
 
@@ -52,13 +53,14 @@ class SampleSpec:
     frame_rate: float  # G frames per second (mel rate, or mel rate / f on a VAE pack)
     window: int  # frames per window (the training crop)
     overlap: int  # frames of overlap between windows
-    steps: int = 25
-    guidance: float = 5.0
-    text_guidance: float = 3.0
+    # the sampling settings' defaults are SamplingConfig's (the engine passes resolved values)
+    steps: int = SamplingConfig.steps
+    guidance: float = SamplingConfig.guidance
+    text_guidance: float = SamplingConfig.text_guidance
     layout_strength: float = 1.0
     layout_guidance: float = 0.0  # extra CFG on the layout: (with layout - without) x this
-    layout_guidance_steps: float = 0.5  # share of the steps it acts on (the first ones)
-    scheduler: str = "dpm"
+    layout_guidance_steps: float = SamplingConfig.layout_guidance_steps  # share of the steps it acts on (the first ones)
+    scheduler: str = SamplingConfig.scheduler
     x0_clip: tuple[float, float] = (-1.0, 1.3)
     max_batch: int = 24  # network batch per call (windows x takes x branches), bounds memory
 

@@ -19,23 +19,6 @@ DEFAULT_SCHEDULE: dict[str, Any] = {
 
 SAMPLERS = ("dpm", "dpm1", "ddim", "euler", "unipc", "ddpm")
 
-# A pack's "sampling" settings when it names none (new packs are written with these).
-DEFAULT_SAMPLING: dict[str, Any] = {
-    "steps": 25,
-    "guidance": 5.0,
-    "text_guidance": 3.0,
-    "layout_guidance": 1.0,
-    "layout_guidance_steps": 0.5,
-    "scheduler": "dpm",
-}
-
-
-def pack_sampling(manifest: dict[str, Any]) -> dict[str, Any]:
-    """A pack's sampling settings: its manifest's ``sampling`` block over ``DEFAULT_SAMPLING``."""
-    sampling = manifest.get("sampling") or {}
-    return {**DEFAULT_SAMPLING, **(sampling if isinstance(sampling, dict) else {})}
-
-
 def training_scheduler(schedule: dict[str, Any] | None = None):
     DDPMScheduler = import_diffusers().DDPMScheduler
 

@@ -9,12 +9,14 @@ the library has them). Every take lists the recordings it used for the export's 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from engine.audio.dsp import peak_limit
 from engine.errors import MediaError
 from engine.library.index import LibraryError, LibraryIndex, load_index
 from engine.library.labels import CLASS_WORDS, is_sustained, keyword_classes
@@ -32,20 +34,14 @@ REFERENCE_SEARCH_S = 30.0  # ... and this much is heard when searching for its n
 
 @dataclass
 class LibraryPack:
-    """What ``load_pack`` is to the neural engines: the index, plus a layout predictor on demand."""
+    """What ``load_pack`` is to the neural engines: the index, plus the diffusion pack that
+    predicts a missing layout (``engine.engines.library`` loads the starter one on demand)."""
 
     index: LibraryIndex
     name: str = "library"
     engine: str = "library"
     sampling: dict = field(default_factory=dict)
     _layout_pack: Any = None
-
-    def layout_pack(self) -> Any:
-        if self._layout_pack is None:
-            from engine.generation import load_pack
-
-            self._layout_pack = load_pack(None)
-        return self._layout_pack
 
 
 def load_library(folder: str | Path | None = None, layout_pack: Any = None,
@@ -138,27 +134,6 @@ def render(layout: AudioLayout, choice: SoundChoice, duration: float, seed: int,
     return place_events(layout, choice.candidates, sr, duration, rng)
 
 
-def video_class(request: GenerationRequest, lib: LibraryPack, layout: AudioLayout,
-                cancel: CancelToken | None, cache_dir: Any) -> Job[ClassChoice]:
-    """The class the video suggests: the evaluation classifier on the diffusion take of the clip."""
-    from dataclasses import replace
-
-    from engine.classifier import load_classifier
-    from engine.generation import generate as neural_generate
-
-    pack = lib.layout_pack()
-    req = replace(request, engine="diffusion", layout=layout, prompt="", takes=1, region=None)
-    takes = yield from neural_generate(req, pack, cancel=cancel, cache_dir=cache_dir)
-    clf = load_classifier()
-    p = clf.predict_file(takes[0].audio, takes[0].sample_rate)
-    names = clf.class_names
-    order = np.argsort(-p)
-    for i in order:  # the best class the library actually holds
-        if names[i] in set(lib.index.classes):
-            return ClassChoice(names[i], float(p[i]), "video")
-    raise LibraryError("the video's class is not in the library")
-
-
 def fit_to_duration(layout: AudioLayout, duration: float) -> AudioLayout:
     """A layout of any length stretched over the clip at its own column rate (the neural packs'
     ``fit_layout`` resamples to their grid; placement needs no grid, and no torch)."""
@@ -176,8 +151,13 @@ def fit_to_duration(layout: AudioLayout, duration: float) -> AudioLayout:
 
 
 def generate(request: GenerationRequest, lib: LibraryPack, cancel: CancelToken | None = None,
-             cache_dir: Any = None) -> Job[list[Take]]:
+             layout_predictor: Callable[[str, CancelToken | None], Job[AudioLayout]] | None = None,
+             video_class: Callable[[AudioLayout], Job[ClassChoice]] | None = None) -> Job[list[Take]]:
+    """Takes of ``request.region`` (or the whole clip), each starting at the region's start.
+    ``layout_predictor`` (video, cancel) fills a missing layout; ``video_class`` (layout) says
+    what the video sounds like when neither a prompt nor a reference does."""
     from engine.media import probe
+    from engine.timebase import region_bounds
 
     if request.takes < 1:
         raise ValueError("takes must be at least 1")
@@ -185,20 +165,18 @@ def generate(request: GenerationRequest, lib: LibraryPack, cancel: CancelToken |
     info = probe(request.video_path)
     duration = float(info.duration)
     if request.layout is None:
-        from engine.generation import predict_layout
-
-        layout = yield from predict_layout(request.video_path, lib.layout_pack(), cancel=cancel, cache_dir=cache_dir)
+        if layout_predictor is None:
+            raise LibraryError("no layout was given and no layout predictor is installed")
+        layout = yield from layout_predictor(request.video_path, cancel)
     else:
         layout = fit_to_duration(request.layout, duration)
     vc = None
     if not request.prompt.strip() and not reference:
-        vc = yield from video_class(request, lib, layout, cancel, cache_dir)
+        if video_class is None:
+            raise LibraryError("no prompt or reference says what the sound is, and the video's class cannot be guessed here")
+        vc = yield from video_class(layout)
     choice = choose_sound(lib.index, request.prompt, reference, request.negative_prompt, vc)
-    a, b = 0.0, duration
-    if request.region is not None:
-        a, b = max(0.0, float(request.region[0])), min(duration, float(request.region[1]))
-        if b <= a:
-            raise ValueError(f"empty region {request.region}")
+    a, b = region_bounds(request.region, duration)
     takes = []
     for k in range(int(request.takes)):
         if cancel is not None:
@@ -207,10 +185,7 @@ def generate(request: GenerationRequest, lib: LibraryPack, cancel: CancelToken |
         seed = int(request.seed) + k
         pl = render(layout, choice, duration, seed)
         s0, s1 = seconds_to_samples(a, pl.sample_rate), seconds_to_samples(b, pl.sample_rate)
-        audio = pl.audio[s0:s1]
-        peak = float(np.max(np.abs(audio))) if audio.size else 0.0
-        if peak > 0.98:  # never clip
-            audio = audio * (0.98 / peak)
+        audio = peak_limit(pl.audio[s0:s1])  # never clip
         used = list(dict.fromkeys(pl.used))  # first use order, no duplicates
         takes.append(Take(
             audio=audio.astype(np.float32), sample_rate=pl.sample_rate, seed=seed, layout=layout,
@@ -223,6 +198,7 @@ def generate(request: GenerationRequest, lib: LibraryPack, cancel: CancelToken |
                 "credits": [r.credit for r in used],
                 "placed_onsets": [t for t in pl.onsets if a <= t < b],
             },
+            start=a,
         ))
     yield Progress("placing recordings", int(request.takes), int(request.takes))
     return takes

@@ -98,7 +98,7 @@ def _prepared(path: str, start: float, duration: float, sample_rate: int | None)
     y, sr = read_stretch(path, start, duration)
     out = loudness_normalise(y, sr, TARGET_DB, -1.0)
     if sample_rate is not None and sample_rate != sr:
-        from engine.media.audio import resample
+        from engine.audio.dsp import resample
 
         out = resample(out, sr, sample_rate)
     out.setflags(write=False)

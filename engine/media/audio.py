@@ -9,6 +9,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from engine.audio.dsp import resample
 from engine.errors import MediaError, MediaWarning, OutputError
 from engine.media._util import decode_skipping, describe_av_error, open_input
 from engine.safe_write import atomic_output, write_error
@@ -44,18 +45,6 @@ def downmix(audio: np.ndarray, channel_names: list[str] | None = None) -> np.nda
         default = {1: ["FC"], 2: ["FL", "FR"], 6: ["FL", "FR", "FC", "LFE", "BL", "BR"]}
         channel_names = default.get(ch, ["FL"] * ch)
     return (audio @ downmix_weights(channel_names)).astype(np.float32)
-
-
-def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
-    """Polyphase resampling along axis 0 (scipy ``resample_poly``, Kaiser window)."""
-    if sr_in == sr_out or len(audio) == 0:
-        return audio.astype(np.float32, copy=False)
-    from scipy.signal import resample_poly
-
-    g = math.gcd(int(sr_in), int(sr_out))
-    out = resample_poly(audio, sr_out // g, sr_in // g, axis=0)
-    n = int(round(len(audio) * sr_out / sr_in))
-    return out[:n].astype(np.float32)
 
 
 def _frame_to_float(frame: av.AudioFrame) -> np.ndarray:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.audio.onset import OnsetConfig, detect_onsets, onset_detection_function, resample
+from engine.audio.dsp import resample
+from engine.audio.mel import _mono_float
+from engine.audio.onset import OnsetConfig, detect_onsets, onset_detection_function
 
 ACC_RATE = 22050  # CondFoleyGen / MMAudio evaluate at 22.05 kHz
 CONF_WINDOW_S = 0.05
@@ -13,7 +15,7 @@ ODF_CONFIG = OnsetConfig()  # librosa default onset strength (22.05 kHz, hop 512
 
 def _onsets_and_norm(audio: np.ndarray, sr: int, delta: float) -> tuple[np.ndarray, np.ndarray]:
     """Onset sample positions at 22.05 kHz (librosa detector, ``delta``) and the min-max waveform."""
-    y = resample(audio, sr, ACC_RATE)
+    y = resample(_mono_float(audio), sr, ACC_RATE)
     on_t = detect_onsets(y, ACC_RATE, OnsetConfig(delta=delta))
     on = np.round(on_t * ACC_RATE).astype(int)
     norm = (y - y.min()) / (y.max() - y.min() + 1e-6) if y.size else y
@@ -171,7 +173,7 @@ def odf_wasserstein(generated: np.ndarray, sr: int, reference: np.ndarray, ref_s
 
 def rms_envelope(audio: np.ndarray, sr: int, frame: int = 512, hop: int = 128, rate: int = 16000) -> np.ndarray:
     """RMS per frame at 16 kHz as ``librosa.feature.rms(frame_length=512, hop_length=128)`` (centred, zero pad)."""
-    y = resample(audio, sr, rate).astype(np.float64)
+    y = resample(_mono_float(audio), sr, rate).astype(np.float64)
     yp = np.pad(y, (frame // 2, frame // 2))
     n = 1 + (len(yp) - frame) // hop
     if n <= 0:

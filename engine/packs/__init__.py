@@ -31,14 +31,12 @@ from engine.packs.locations import (
     sampling_defaults,
     user_root,
 )
-from engine.packs.vocoder import add_vocoder
 
 __all__ = [
     "DEFAULT_PACK",
     "FORMAT_VERSION",
     "MANIFEST",
     "PackInfo",
-    "add_vocoder",
     "check_state_dict",
     "classify_source",
     "default_install_root",

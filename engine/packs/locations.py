@@ -173,6 +173,7 @@ def list_packs(verify: bool = False) -> list[PackInfo]:
 def sampling_defaults(name_or_path: str | Path | None = None) -> dict:
     """The sampling settings a pack recommends (its ``sampling`` block over the engine's
     defaults: steps, guidance, layout_guidance, ...); raises ``PackError`` like ``find_pack``."""
-    from engine.diffusion.schedulers import pack_sampling  # plain dicts, no torch
+    from engine.packs.config import pack_config
 
-    return pack_sampling(read_manifest(find_pack(name_or_path)))
+    d = find_pack(name_or_path)
+    return pack_config(read_manifest(d), d).sampling.to_dict()

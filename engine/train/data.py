@@ -165,7 +165,8 @@ def load_clip_record(
     frames = frames[:n]
     flac = mp4.with_suffix(".flac")
     if flac.is_file():
-        from engine.data.clean import load_mono, resample
+        from engine.audio.dsp import resample
+        from engine.data.clean import load_mono
 
         audio, sr = load_mono(flac)
         audio = resample(audio, sr, mel_cfg.sample_rate)

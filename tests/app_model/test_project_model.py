@@ -107,10 +107,14 @@ def test_region_take_is_spliced_at_its_offset():
     sr = 1000
     base = TakeRecord(np.ones(3000, np.float32), sr, 1, "diffusion")
     region_only = TakeRecord(-np.ones(500, np.float32), sr, 2, "diffusion")  # covers 1.0–1.5 s
-    out = spliced_take(base, region_only, (1.0, 1.5))
+    out = spliced_take(base, region_only, (1.0, 1.5), start=1.0)
     assert len(out.audio) == 3000 and out.region == (1.0, 1.5) and out.seed == 2
     assert out.audio[500] == pytest.approx(1.0) and out.audio[1250] == pytest.approx(-1.0)
     assert out.audio[2500] == pytest.approx(1.0)
+    # placed by its start, not guessed from its length: a take that starts later lands later
+    late = spliced_take(base, TakeRecord(-np.ones(1500, np.float32), sr, 3, "ar"), (1.0, 1.5), start=0.5)
+    assert late.audio[700] == pytest.approx(1.0)  # outside the region: the base
+    assert late.audio[1250] == pytest.approx(-1.0)
 
 
 def test_pack_changes_lists_only_differing_pack_settings_typed():

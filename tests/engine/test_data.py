@@ -71,8 +71,10 @@ def test_onset_time_finds_the_attack():
 
 def test_resample_length_and_identity():
     y = np.random.default_rng(2).normal(0, 0.1, 44100).astype(np.float32)
-    assert len(clean.resample(y, 44100, SR)) == SR
-    assert clean.resample(y, SR, SR) is y or np.array_equal(clean.resample(y, SR, SR), y)
+    from engine.audio.dsp import resample  # the project's one resampler
+
+    assert len(resample(y, 44100, SR)) == SR
+    assert resample(y, SR, SR) is y or np.array_equal(resample(y, SR, SR), y)
 
 
 def test_fingerprint_is_level_independent_and_discriminates():

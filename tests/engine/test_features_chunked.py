@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import engine.diffusion.features as features
-from engine.generation import layout_for_clip, load_pack
+from engine.engines.diffusion import layout_for_clip, load_pack
 from engine.models.visual import (
     motion_color_histogram,
     motion_color_histogram_carry,

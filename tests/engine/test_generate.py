@@ -12,8 +12,9 @@ import pytest
 from media_helpers import make_clip
 
 from engine.cli.main import main
+from engine.engines.diffusion import fit_layout
 from engine.errors import LayoutError, PackError
-from engine.generation import fit_layout, generate, load_pack, predict_layout
+from engine.generation import generate, load_pack, predict_layout
 from engine.progress import run_to_completion
 from engine.train.packio import random_pack
 from engine.types import AudioLayout, GenerationRequest
@@ -37,7 +38,7 @@ def clip(tmp_path_factory):
 
 def test_pack_device_and_vocoder_built_once(pack):
     from app.services.engine_worker import pack_device
-    from engine.generation import vocoder_for
+    from engine.engines.diffusion import vocoder_for
 
     assert pack.device == "cpu" and pack_device(pack) == "cpu" and pack_device(object()) == "?"
     voc = vocoder_for(pack)

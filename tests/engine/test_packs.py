@@ -421,15 +421,17 @@ def test_cli_list_verify_install(tiny_pack: Path, tmp_path: Path, monkeypatch, c
 def test_sampling_defaults_are_the_packs_over_the_engines(tiny_pack: Path, monkeypatch) -> None:
     import json
 
-    from engine.diffusion.schedulers import DEFAULT_SAMPLING
+    from engine.packs.config import SamplingConfig
+
+    defaults = SamplingConfig().to_dict()
     from engine.packs import sampling_defaults
 
     monkeypatch.setenv("V2A_PACKS", str(tiny_pack.parent))
-    assert sampling_defaults("tiny") == DEFAULT_SAMPLING  # the tiny manifest recommends nothing
+    assert sampling_defaults("tiny") == defaults  # the tiny manifest recommends nothing
     man = json.loads((tiny_pack / "pack.json").read_text())
     man["sampling"] = {"steps": 12, "layout_guidance": 2.5}
     (tiny_pack / "pack.json").write_text(json.dumps(man))
     s = sampling_defaults("tiny")
-    assert (s["steps"], s["layout_guidance"], s["guidance"]) == (12, 2.5, DEFAULT_SAMPLING["guidance"])
+    assert (s["steps"], s["layout_guidance"], s["guidance"]) == (12, 2.5, defaults["guidance"])
     with pytest.raises(PackError, match="not installed"):
         sampling_defaults("nope")

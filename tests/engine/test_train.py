@@ -3,6 +3,7 @@ resume, export -> a pack that generates."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -329,7 +330,7 @@ def test_layout_predictor_input_dropout_only_while_training():
 def test_onset_stage_adds_a_head_trains_only_it_and_the_pack_sharpens(tmp_path):
     import torch
 
-    from engine.generation import _run_layout_predictor, load_pack
+    from engine.engines.diffusion import _run_layout_predictor, load_pack
     from engine.train.stages import onset_targets, seed_run_from_pack
 
     r = _frame_stream_run(tmp_path, "tiny-onsets", 4, 2)
@@ -371,13 +372,16 @@ def test_onset_stage_adds_a_head_trains_only_it_and_the_pack_sharpens(tmp_path):
         patch=rng.standard_normal((10, int(T.config["patch_dim"])), dtype=np.float32),
         frames=rng.integers(0, 255, (n, 2, 16, 16), dtype=np.uint8),
     )
-    pack.manifest["layout"]["onset_threshold"] = 2.0  # no onset can pass
+    def threshold(value: float) -> None:  # a pack setting: set in the pack's parsed config
+        pack.config = dataclasses.replace(pack.config, layout=dataclasses.replace(pack.config.layout, onset_threshold=value))
+
+    threshold(2.0)  # no onset can pass
     unsharpened = _run_layout_predictor(pack, feats)
     head, T.onset_head = T.onset_head, None
     plain = _run_layout_predictor(pack, feats)
     T.onset_head = head
     assert np.allclose(unsharpened, plain)
-    pack.manifest["layout"]["onset_threshold"] = 0.0  # every local maximum is an onset
+    threshold(0.0)  # every local maximum is an onset
     assert not np.allclose(_run_layout_predictor(pack, feats), plain)
 
 

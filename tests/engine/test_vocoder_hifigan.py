@@ -15,8 +15,9 @@ import torch
 from media_helpers import make_clip
 
 from engine.audio.mel import MelConfig, log_mel
+from engine.engines.diffusion import vocoder_for
 from engine.errors import OutputError, PackError
-from engine.generation import generate, load_pack, vocoder_for
+from engine.generation import generate, load_pack
 from engine.models.hifigan import (
     AUDIOLDM_CONFIG,
     TINY_CONFIG,
@@ -27,8 +28,8 @@ from engine.models.hifigan import (
     fold_weight_norm,
 )
 from engine.packs import read_manifest, verify_pack
-from engine.packs.vocoder import add_vocoder
 from engine.progress import run_to_completion
+from engine.train.add_vocoder import add_vocoder
 from engine.train.packio import random_pack
 from engine.types import GenerationRequest
 

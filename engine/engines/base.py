@@ -1,0 +1,69 @@
+"""The contract every engine keeps (docs/DESIGN.md §3).
+
+An engine is a module-level object with four job generators. All take plain data
+(``GenerationRequest``, paths, arrays) and yield ``Progress``; all honour a ``CancelToken``.
+
+The one ``Take`` contract: a take's audio covers exactly the requested region ``[a, b)`` of the
+clip (the whole clip when ``request.region`` is None) and ``take.start == a`` says where it
+goes. Callers place it with ``take.start``; nobody guesses from its length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from engine.audio.dsp import crossfade, resample
+from engine.progress import CancelToken, Job
+from engine.timebase import region_bounds, seconds_to_samples
+from engine.types import AudioLayout, GenerationRequest, Take
+
+__all__ = ["Engine", "LayoutPredictor", "join_context", "region_bounds"]
+
+#: A layout predictor handed to an engine that has none of its own (the AR engine uses the
+#: diffusion pack's T): (video_path, cancel) -> Job[AudioLayout].
+LayoutPredictor = Callable[[str | Path, CancelToken | None], Job[AudioLayout]]
+
+
+class Engine(Protocol):
+    name: str
+
+    def load(self, pack: str | Path | None = None, device: str = "auto") -> Any:
+        """Find, verify and build a pack of this engine (``None``: the default one)."""
+
+    def predict_layout(self, video_path: str | Path, pack: Any, cancel: CancelToken | None = None,
+                       cache_dir: Any = None) -> Job[AudioLayout]:
+        """The layout this engine's pack hears in the video (over the clip's duration)."""
+
+    def generate(self, request: GenerationRequest, pack: Any, cancel: CancelToken | None = None,
+                 cache_dir: Any = None, layout_predictor: LayoutPredictor | None = None) -> Job[list[Take]]:
+        """``request.takes`` takes of ``request.region`` (or the whole clip), seeds seed, seed+1, ..."""
+
+    def continue_(self, request: GenerationRequest, pack: Any, cancel: CancelToken | None = None,
+                  cache_dir: Any = None, layout_predictor: LayoutPredictor | None = None) -> Job[list[Take]]:
+        """Like ``generate`` for a request carrying ``context_audio``: the region is new sound that
+        joins the context's audio at its edges (the take still covers only the region)."""
+
+
+def join_context(take: Take, context: tuple[np.ndarray, int], fade_s: float = 0.04) -> Take:
+    """``take`` (covering ``[start, start + duration)``) with equal-power crossfades from the
+    context's audio into it at its start and back into the context at its end, inside the
+    region, so the region's edges are continuous with the kept audio."""
+    arr, ctx_sr = context
+    sr = take.sample_rate
+    ctx = resample(np.asarray(arr, np.float32).reshape(-1), int(ctx_sr), sr)
+    s0 = seconds_to_samples(take.start, sr)
+    y = np.asarray(take.audio, np.float32).copy()
+    n = len(y)
+    kept = np.zeros(n, np.float32)
+    m = max(0, min(n, len(ctx) - s0))
+    kept[:m] = ctx[s0 : s0 + m]
+    x = min(n // 2, seconds_to_samples(fade_s, sr))
+    if x > 0 and s0 > 0:
+        y[:x] = crossfade(kept[:x], y[:x])
+    if x > 0 and s0 + n < len(ctx):
+        y[n - x :] = crossfade(y[n - x :], kept[n - x :])
+    return Take(y, sr, take.seed, take.layout, take.engine, {**take.meta, "continued": True}, take.start)
