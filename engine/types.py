@@ -109,6 +109,7 @@ class GenerationRequest:
     layout_guidance_steps: float | None = None  # share of the steps with layout guidance
     steps: int | None = None
     scheduler: str | None = None
+    guidance_rescale: float | None = None  # 0..1, CFG rescale (diffusion)
     top_k: int | None = None  # autoregressive engine
     temperature: float | None = None  # autoregressive engine
     seed: int = 0

@@ -61,6 +61,7 @@ class SampleSpec:
     layout_guidance: float = 0.0  # extra CFG on the layout: (with layout - without) x this
     layout_guidance_steps: float = SamplingConfig.layout_guidance_steps  # share of the steps it acts on (the first ones)
     scheduler: str = SamplingConfig.scheduler
+    guidance_rescale: float = SamplingConfig.guidance_rescale  # 0 = plain CFG
     x0_clip: tuple[float, float] = (-1.0, 1.3)
     max_batch: int = 24  # network batch per call (windows x takes x branches), bounds memory
 
@@ -180,6 +181,12 @@ def sample(
             guided = guided + spec.text_guidance * (out[br_text] - cv)
         if br_nolay in out:  # layout guidance: away from the same conditions without the layout
             guided = guided + spec.layout_guidance * (cv - out[br_nolay])
+        if spec.guidance_rescale > 0.0:  # CFG rescale (Lin et al. 2024, Alg. 2): the guided
+            # x0's spread per take and window back toward the fully conditioned one's
+            pos = out[br_text] if br_text is not None else cv
+            dims = (-2, -1)
+            rescaled = guided * (pos.std(dim=dims, keepdim=True) / guided.std(dim=dims, keepdim=True).clamp_min(1e-8))
+            guided = spec.guidance_rescale * rescaled + (1.0 - spec.guidance_rescale) * guided
         guided = guided.clamp(*spec.x0_clip)
         x0 = torch.zeros_like(x)
         for w, s in enumerate(starts):

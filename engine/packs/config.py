@@ -44,6 +44,9 @@ class SamplingConfig:
     layout_guidance: float = _setting(1.0, "extra guidance toward the layout, 0 = off", 0.0, 20.0)
     layout_guidance_steps: float = _setting(0.5, "share of the steps that get the layout guidance", 0.0, 1.0)
     scheduler: str = _setting("dpm", "sampler", choices=SCHEDULERS)
+    guidance_rescale: float = _setting(0.0, "0..1: pull the guided prediction's spread back to the conditional one's "
+                                       "(Lin et al. 2024; tames over-loud, over-bright takes at high guidance), 0 = off",
+                                       0.0, 1.0)
     top_k: int = _setting(128, "autoregressive engine: sample among the k likeliest tokens", 1, 4096, engines=("ar",))
     temperature: float = _setting(1.0, "autoregressive engine: sampling temperature", 0.05, 5.0, engines=("ar",))
 
