@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from dataclasses import replace
@@ -255,3 +256,18 @@ def test_motion_colour_pack_feeds_s_the_histograms_and_caches_them(clip, tmp_pat
     monkeypatch.setattr(engine.media, "read_frames_array", lambda *a, **k: (_ for _ in ()).throw(AssertionError("decoded again")))
     again = run_to_completion(generate(req, p, cache_dir=tmp_path / "cache"))
     np.testing.assert_allclose(again[0].audio, takes[0].audio, atol=1e-5)
+
+
+def test_guidance_rescale_reaches_the_sampler_from_request_and_cli(pack, clip, tmp_path, tiny_pack_dir):
+    """The sampling parameter added in three files (config, request, sampler) works end to end."""
+    base = GenerationRequest(str(clip.path), steps=2, seed=3, guidance=9.0)
+    plain = run_to_completion(generate(base, pack, cache_dir=tmp_path))[0].audio
+    off = run_to_completion(generate(dataclasses.replace(base, guidance_rescale=0.0), pack, cache_dir=tmp_path))[0].audio
+    full = run_to_completion(generate(dataclasses.replace(base, guidance_rescale=1.0), pack, cache_dir=tmp_path))[0].audio
+    assert np.array_equal(plain, off)  # unset = the pack's 0 = plain CFG
+    assert not np.allclose(plain, full)
+    out = tmp_path / "r.wav"
+    cli = ["generate", str(clip.path), "--pack", str(tiny_pack_dir), "--steps", "1", "--quiet",
+           "--cache-dir", str(tmp_path / "c"), "-o", str(out)]
+    assert main([*cli, "--guidance-rescale", "1.5"]) == 2 and not out.exists()  # out of 0..1
+    assert main([*cli, "--guidance-rescale", "0.7"]) == 0 and out.is_file()
