@@ -92,6 +92,44 @@ def _frame_time(
     return 0.0 if prev is None else prev + step
 
 
+#: Frames held back to restore presentation timestamps in AVI (see ``_presentation_times``):
+#: more than any B-frame pyramid reorders (x264's deepest is 3-4 frames).
+REORDER_DEPTH = 8
+
+
+def _presentation_times(frames: Iterator[av.VideoFrame], container) -> Iterator[av.VideoFrame]:
+    """AVI stores no presentation times: with B-frames the decoder hands frames out in display
+    order but stamped with their *decode* order's timestamps (0.04, 0.16, 0.12, ...). The
+    stamps are a local permutation of the display times, so each frame gets the smallest stamp
+    still pending once ``REORDER_DEPTH`` frames are in hand. Other containers pass through."""
+    if "avi" not in (container.format.name or "").split(","):
+        yield from frames
+        return
+    import heapq
+    from collections import deque
+
+    held: deque[av.VideoFrame] = deque()
+    stamps: list[int] = []
+    for frame in frames:
+        if frame.pts is None:  # nothing to reorder by: keep the decoder's order
+            while held:
+                out = held.popleft()
+                out.pts = heapq.heappop(stamps)
+                yield out
+            yield frame
+            continue
+        held.append(frame)
+        heapq.heappush(stamps, int(frame.pts))
+        if len(held) > REORDER_DEPTH:
+            out = held.popleft()
+            out.pts = heapq.heappop(stamps)
+            yield out
+    while held:
+        out = held.popleft()
+        out.pts = heapq.heappop(stamps)
+        yield out
+
+
 def _decode_from(
     container,
     stream,
@@ -124,7 +162,7 @@ def _decode_from(
         else:
             ts = int(round((origin + seek_t) / stream.time_base))
             container.seek(ts, stream=stream, backward=True, any_frame=False)
-        frames = decode_skipping(container, stream, on_skip)
+        frames = _presentation_times(decode_skipping(container, stream, on_skip), container)
         first = next(frames, None)
         if first is None:
             if seek_t <= 0.0:
@@ -225,7 +263,7 @@ def read_frames(
             decoded = (
                 _decode_from(container, s, origin, start, step, skips)
                 if start > 0
-                else decode_skipping(container, s, skips)
+                else _presentation_times(decode_skipping(container, s, skips), container)
             )
             for frame in decoded:
                 t = _frame_time(frame, s, origin, prev_t, step)

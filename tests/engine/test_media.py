@@ -362,3 +362,35 @@ def test_read_audio_gap_keeps_sync(tmp_path):
     a, _ = read_audio(out)
     assert abs(int(np.argmax(np.abs(a) > 0.3)) - int(1.5 * sr)) <= sr // 1000  # mkv: 1 ms ticks
     assert len(a) == pytest.approx(len(read_audio(clip.path)[0]), abs=sr // 100)
+
+
+def test_h264_with_b_frames_in_avi_plays_in_presentation_order(tmp_path):
+    """AVI keeps no presentation times: B-frames come out of the decoder stamped in decode
+    order (0.04, 0.16, 0.12, ...). Frames must come back in display order with rising times."""
+    import av
+
+    path = tmp_path / "bframes.avi"
+    c = av.open(str(path), "w")
+    s = c.add_stream("libx264", rate=25)
+    s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+    s.codec_context.options = {"bf": "3", "g": "12"}
+    for i in range(50):  # frame i is grey level 5 i
+        for p in s.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), 5 * i, np.uint8), format="rgb24")):
+            c.mux(p)
+    for p in s.encode(None):
+        c.mux(p)
+    c.close()
+    got = list(read_frames(path, 25))
+    times = [t for t, _ in got]
+    levels = [int(f[..., 0].mean()) for _, f in got]
+    assert times == sorted(times) and len(got) == 50
+    # display order, every frame (the AVI stamps its first frame 0.04 s: targets 0 and 0.04 show it)
+    assert levels == sorted(levels) and len(set(levels)) == 49
+    reader = VideoReader(path)
+    shown = [reader.frame_at(k / 25) for k in range(1, 50)]
+    pts = [t for t, _ in shown]
+    assert pts == sorted(pts) and len(set(pts)) == 49  # each step shows the next frame
+    assert len({int(f[..., 0].mean()) for _, f in shown}) == 49
+    back = [reader.frame_at(t)[0] for t in (1.5, 0.5, 1.0)]
+    assert back[1] < back[2] < back[0]  # seeking back and forth keeps display times
+    reader.close()
