@@ -66,14 +66,16 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from engine.data import data_root
+    from engine.train.export import export_run
     from engine.train.packio import STARTER_NETWORKS, TINY_NETWORKS
-    from engine.train.stages import Run, TrainConfig, export_run, prepare_run, train_stage
+    from engine.train.run import Run, prepare_run
+    from engine.train.trainers import TrainConfig, train_stage
 
     if args.threads:
         torch.set_num_threads(args.threads)
     out = Path(args.out)
     if args.from_pack and not (out / "manifest.json").is_file():
-        from engine.train.stages import seed_run_from_pack
+        from engine.train.run import seed_run_from_pack
 
         seed_run_from_pack(Path(args.from_pack), out)
     nets = STARTER_NETWORKS if args.config == "starter" else TINY_NETWORKS

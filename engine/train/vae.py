@@ -65,8 +65,8 @@ def train_vae(cfg: VaeTrainConfig, vae_config: dict[str, Any], train_files: list
 
     from engine.errors import V2AError
     from engine.models.mel_vae import MelVAE, build_vae, clean_vae_config, downsample_factor
+    from engine.train.checkpoint import load_ckpt, save_ckpt
     from engine.train.packio import write_model_folder
-    from engine.train.stages import _load_ckpt, _save_ckpt
     from engine.train.vocoder import load_recordings
 
     if not train_files and not train_mels:
@@ -92,7 +92,7 @@ def train_vae(cfg: VaeTrainConfig, vae_config: dict[str, Any], train_files: list
     model = build_vae(vae_config)
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=0.0)
-    start = _load_ckpt(ck, {"vae": model}, opt, None) if cfg.resume else 0
+    start = load_ckpt(ck, {"vae": model}, opt, None) if cfg.resume else 0
     acc = Accelerator(cpu=not torch.cuda.is_available())
     model, opt = acc.prepare(model, opt)
     raw = acc.unwrap_model(model)
@@ -126,7 +126,7 @@ def train_vae(cfg: VaeTrainConfig, vae_config: dict[str, Any], train_files: list
             logf.flush()
             bar.set_postfix(loss=f"{r['loss']:.4f}")
         if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps:
-            _save_ckpt(ck, step + 1, {"vae": raw}, opt, None)
+            save_ckpt(ck, step + 1, {"vae": raw}, opt, None)
             write_model_folder(d, {"_class_name": "AutoencoderKL", **vae_config}, raw)
     bar.close()
     logf.close()

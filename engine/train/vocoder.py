@@ -144,8 +144,8 @@ def train_vocoder(cfg: VocoderTrainConfig, voc_config: dict[str, Any], train_fil
 
     from engine.errors import V2AError
     from engine.models.hifigan import build_hifigan, check_compatible, clean_config
+    from engine.train.checkpoint import load_ckpt, save_ckpt
     from engine.train.packio import write_model_folder
-    from engine.train.stages import _load_ckpt, _save_ckpt
 
     if not train_files:
         raise V2AError("no training recordings for the vocoder (run `v2a data sfx` first)")
@@ -172,7 +172,7 @@ def train_vocoder(cfg: VocoderTrainConfig, voc_config: dict[str, Any], train_fil
         model.scale.copy_(std)
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.8, 0.99), weight_decay=0.0)
-    start = _load_ckpt(ck, {"vocoder": model}, opt, None) if cfg.resume else 0
+    start = load_ckpt(ck, {"vocoder": model}, opt, None) if cfg.resume else 0
     acc = Accelerator(cpu=not torch.cuda.is_available())
     model, opt = acc.prepare(model, opt)
     mel = mel.to(acc.device)
@@ -204,7 +204,7 @@ def train_vocoder(cfg: VocoderTrainConfig, voc_config: dict[str, Any], train_fil
             logf.flush()
             bar.set_postfix(loss=f"{rec['loss']:.4f}")
         if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps:
-            _save_ckpt(ck, step + 1, {"vocoder": raw}, opt, None)
+            save_ckpt(ck, step + 1, {"vocoder": raw}, opt, None)
             write_model_folder(d, {"model_type": "speecht5_hifigan", **voc_config}, raw)
     bar.close()
     logf.close()

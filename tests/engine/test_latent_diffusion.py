@@ -20,8 +20,10 @@ from engine.models.mel_vae import TINY_VAE_CONFIG
 from engine.progress import run_to_completion
 from engine.timebase import seconds_to_samples
 from engine.train.data import ClipSet
+from engine.train.export import export_run
 from engine.train.packio import TINY_LATENT_NETWORKS, TINY_NETWORKS, base_manifest, random_pack
-from engine.train.stages import Run, TrainConfig, export_run, prepare_from_clipsets, train_stage
+from engine.train.run import Run, prepare_from_clipsets
+from engine.train.trainers import TrainConfig, train_stage
 from engine.train.vae import VaeTrainConfig, train_vae
 from engine.types import AudioLayout, GenerationRequest
 

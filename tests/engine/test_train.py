@@ -11,16 +11,12 @@ import pytest
 from media_helpers import synthetic_records
 
 from engine.audio.layout import LayoutConfig
+from engine.train.batches import handdrawn
 from engine.train.data import ClipSet, layout_target
+from engine.train.export import export_run
 from engine.train.packio import TINY_NETWORKS, base_manifest
-from engine.train.stages import (
-    Run,
-    TrainConfig,
-    export_run,
-    handdrawn,
-    prepare_from_clipsets,
-    train_stage,
-)
+from engine.train.run import Run, prepare_from_clipsets
+from engine.train.trainers import TrainConfig, train_stage
 
 
 @pytest.fixture(scope="module")
@@ -175,9 +171,9 @@ def test_generator_stage_trains_the_colour_branch_and_exports(tmp_path):
     man = base_manifest(nets, name="tiny-mc", window_seconds=1.0, overlap_seconds=0.25)
     sets = {"train": ClipSet.from_records(synthetic_records(3), 2), "val": ClipSet.from_records(synthetic_records(2, 1), 2)}
     r = prepare_from_clipsets(tmp_path / "run", man, sets)
-    from engine.train.stages import _Batcher
+    from engine.train.batches import Batcher
 
-    b = _Batcher(r, "train", with_sem=True).crop(np.random.default_rng(0), 2)
+    b = Batcher(r, "train", with_sem=True).crop(np.random.default_rng(0), 2)
     assert b["tok"].shape[-1] == int(r.nets["cond"].config["cls_dim"]) + 8
     s = train_stage(r, "generator", TrainConfig(out=r.out, steps=2, batch=2, quiet=True, log_every=1))
     assert np.isfinite(s["val_x0_mse"]) and (r.out / "prep" / "mcolor2_train.npz").is_file()
@@ -280,9 +276,9 @@ def test_layout_head_stage_trains_a_frame_stream_predictor(tmp_path):
 
 def test_color_cell_frame_stream_trains_and_exports(tmp_path):
     r = _frame_stream_run(tmp_path, "tiny-color", 3, 2, frame_color=1, frame_cells=1)
-    from engine.train.stages import _Batcher
+    from engine.train.batches import Batcher
 
-    assert _Batcher(r, "train", with_sem=False).crop(np.random.default_rng(0), 2)["mframes"].shape[2] == 4
+    assert Batcher(r, "train", with_sem=False).crop(np.random.default_rng(0), 2)["mframes"].shape[2] == 4
     before = {k: v.clone() for k, v in r.nets["layout"].frame_stream.cells.state_dict().items()}
     s = train_stage(r, "layout_head", TrainConfig(out=r.out, steps=2, batch=2, quiet=True, log_every=1))
     assert np.isfinite(s["val_l2"])
@@ -297,11 +293,11 @@ def test_color_cell_frame_stream_trains_and_exports(tmp_path):
 
 def test_frame_stream_batches_are_augmented_in_train_only(tmp_path):
     from engine.models.visual import motion_frames
-    from engine.train.stages import _Batcher
+    from engine.train.batches import Batcher
 
     r = _frame_stream_run(tmp_path, "tiny-aug", 3, 3, same_seed=True)
     for split, augmented in (("train", True), ("val", False)):
-        b = _Batcher(r, split, with_sem=False, augment=True)
+        b = Batcher(r, split, with_sem=False, augment=True)
         changed = 0
         for k in range(6):
             out = b.crop(np.random.default_rng(k), 2)
@@ -309,7 +305,7 @@ def test_frame_stream_batches_are_augmented_in_train_only(tmp_path):
                 raw = motion_frames(b.cs.clip(int(i))[0], 16)[s : s + b.win_f]
                 changed += not np.array_equal(out["mframes"][j][: len(raw)], raw)
         assert (changed > 0) == augmented, split
-    assert not _Batcher(r, "train", with_sem=False).augment  # off unless asked for (--augment-frames)
+    assert not Batcher(r, "train", with_sem=False).augment  # off unless asked for (--augment-frames)
 
 
 def test_layout_predictor_input_dropout_only_while_training():
@@ -331,7 +327,8 @@ def test_onset_stage_adds_a_head_trains_only_it_and_the_pack_sharpens(tmp_path):
     import torch
 
     from engine.engines.diffusion import _run_layout_predictor, load_pack
-    from engine.train.stages import onset_targets, seed_run_from_pack
+    from engine.train.run import seed_run_from_pack
+    from engine.train.trainers import onset_targets
 
     r = _frame_stream_run(tmp_path, "tiny-onsets", 4, 2)
     assert not r.nets["layout"].has_onset_head
@@ -442,7 +439,7 @@ def test_seed_run_from_a_broken_pack_names_the_file_and_writes_nothing(tmp_path)
 
     from engine.errors import PackError
     from engine.paths import bundled_packs_dir
-    from engine.train.stages import seed_run_from_pack
+    from engine.train.run import seed_run_from_pack
 
     pack = tmp_path / "pack"
     shutil.copytree(bundled_packs_dir() / "starter", pack)

@@ -280,7 +280,7 @@ def test_cli_train_vocoder_and_export_with_run(real_media, tmp_path, monkeypatch
     from engine.cli.main import main
     from engine.train.data import ClipSet, Record
     from engine.train.packio import TINY_NETWORKS, base_manifest
-    from engine.train.stages import prepare_from_clipsets
+    from engine.train.run import prepare_from_clipsets
 
     data = tmp_path / "data"
     rows = []
