@@ -207,7 +207,8 @@ def _record_text(rec: SoundRecord) -> str:
 
 class _AudioEmbedder:
     """Classifier embeddings computed in batches while a folder is scanned, so building an index
-    holds at most one batch of decoded audio (memory stays flat with the library's size)."""
+    holds at most one batch of decoded audio (memory stays flat with the library's size). The
+    classifier runs in numpy (``engine.classifier.numpy_embed``): building never imports torch."""
 
     BATCH = 64
 
@@ -225,9 +226,9 @@ class _AudioEmbedder:
         if not self.pending:
             return
         if self._clf is None:
-            from engine.classifier import load_classifier
+            from engine.classifier.numpy_embed import load_numpy_embedder
 
-            self._clf = load_classifier()
+            self._clf = load_numpy_embedder()
         e = self._clf.embed(self.pending, ANALYSIS_RATE)
         self.done.append(e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-9))
         self.pending = []
@@ -238,13 +239,10 @@ class _AudioEmbedder:
 
 
 def _embed(records: list[SoundRecord], audio: _AudioEmbedder) -> tuple[np.ndarray, np.ndarray]:
-    from engine.text import encode_text  # torch: twice as fast as the numpy copy on 5,000 texts
+    from engine.text_numpy import encode_text_numpy  # no torch (each distinct text encoded once)
 
-    text = np.zeros((0, 384), np.float32)
     texts = [_record_text(r) for r in records]
-    parts = [encode_text(texts[i : i + 256]) for i in range(0, len(texts), 256)]
-    if parts:
-        text = np.concatenate(parts)
+    text = encode_text_numpy(texts) if texts else np.zeros((0, 384), np.float32)
     return np.asarray(text, np.float32), audio.result()
 
 
