@@ -34,8 +34,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--joint-steps", type=int, default=200)
     p.add_argument("--layout-head-steps", type=int, default=500)
     p.add_argument("--onset-steps", type=int, default=600)
-    p.add_argument("--onset-stream", action="store_true",
-                   help="onset stage: give the onset head its own trainable copy of T's frame stream")
     p.add_argument("--from-pack", default=None,
                    help="start a new run folder from this pack's manifest and weights (to fine-tune a pack)")
     p.add_argument("--vocoder-steps", type=int, default=2000)
@@ -46,8 +44,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--augment-frames", action="store_true",
                    help="layout stages: mirror and relight the frame stream's input at random")
-    p.add_argument("--edge-weight", type=float, default=0.0,
-                   help="layout stages: weight of the L2 on the layout's frame-to-frame changes (0 = plain L2)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--config", choices=("starter", "tiny"), default="starter", help="network sizes")
     p.add_argument("--max-clips", type=int, default=None, help="use at most N clips per split")
@@ -117,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         cfg = TrainConfig(
             out=out, steps=steps, batch=args.batch, lr=args.lr or DEFAULT_LR[stage], seed=args.seed,
             resume=not args.no_resume, quiet=args.quiet, threads=args.threads, ckpt_every=args.ckpt_every,
-            edge_weight=args.edge_weight, augment_frames=args.augment_frames, onset_stream=args.onset_stream,
+            augment_frames=args.augment_frames,
         )
         s = train_stage(run_, stage, cfg)
         summaries.append(s)

@@ -42,7 +42,6 @@ DEFAULT_LAYOUT_CONFIG: dict[str, Any] = {
     "frame_cells": 0,  # 1: temporal convs per cell of the frame stream's 8x8 grid before the pool
     "input_dropout": 0.0,  # training only: dropout on the ViT features (T overfits them)
     "onset_head": 0,  # >0: width of a per-frame onset head (BCE; sharpens the layout's attacks)
-    "onset_stream": 0,  # 1: the onset head has its own frame stream (trainable without changing T's layout)
 }
 
 
@@ -157,17 +156,14 @@ class LayoutPredictor(nn.Module):
         self.head = nn.Linear(2 * d, int(cfg["bands"]))
         n_cls = int(cfg["n_classes"])
         self.class_head = nn.Linear(d, n_cls) if n_cls > 0 else None
+        if int(cfg.get("onset_stream", 0)):
+            raise ValueError("layout.onset_stream was removed: measured worse (it overfit; docs/DIFFUSION.md)")
         oh = int(cfg["onset_head"])
         self.onset_head = None
-        self.onset_stream = None
         if oh > 0:
-            extra = 0
-            if int(cfg["onset_stream"]) and fs > 0:
-                self.onset_stream = FrameStream(fs, bool(cfg["frame_color"]), bool(cfg["frame_cells"]))
-                extra = fs
             # A small temporal conv: an onset is a decision about a frame and its neighbours.
             self.onset_head = nn.Sequential(
-                nn.Conv1d(2 * d + extra, oh, 5, padding=2), nn.GELU(), nn.Conv1d(oh, oh, 3, padding=1), nn.GELU(),
+                nn.Conv1d(2 * d, oh, 5, padding=2), nn.GELU(), nn.Conv1d(oh, oh, 3, padding=1), nn.GELU(),
                 nn.Conv1d(oh, 1, 1),
             )
 
@@ -227,8 +223,7 @@ class LayoutPredictor(nn.Module):
         logits = None if self.class_head is None else self.class_head(self.norm_out(q).mean(1))
         onsets = None
         if self.onset_head is not None:
-            h = feat if self.onset_stream is None else torch.cat([feat, self.onset_stream(frames)], -1)
-            onsets = self.onset_head(h.transpose(1, 2))[:, 0]
+            onsets = self.onset_head(feat.transpose(1, 2))[:, 0]
         return out, logits, onsets
 
 

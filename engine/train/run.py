@@ -165,23 +165,19 @@ class Run:
         tmp.write_text(json.dumps(self.manifest, indent=1))
         tmp.replace(self.out / "manifest.json")
 
-    def ensure_onset_head(self, width: int, own_stream: bool = False) -> None:
+    def ensure_onset_head(self, width: int) -> None:
         """Give T an onset head (fresh, the rest of T's weights kept) and record it in the
-        manifest; nothing changes when T already has one. ``own_stream``: the head gets its
-        own frame stream, a trainable copy of T's (T's layout stays exactly as it was)."""
+        manifest; nothing changes when T already has one."""
         if self.nets["layout"].has_onset_head:
             return
         from engine.models.layout_predictor import LayoutPredictor
 
         old = self.nets["layout"]
-        own = bool(own_stream and old.frame_stream is not None)
-        self.manifest["networks"]["layout"].update(onset_head=int(width), onset_stream=int(own))
-        new = LayoutPredictor({**old.config, "onset_head": int(width), "onset_stream": int(own)})
+        self.manifest["networks"]["layout"].update(onset_head=int(width))
+        new = LayoutPredictor({**old.config, "onset_head": int(width)})
         missing, unexpected = new.load_state_dict(old.state_dict(), strict=False)
-        if unexpected or any(not k.startswith(("onset_head.", "onset_stream.")) for k in missing):
+        if unexpected or any(not k.startswith("onset_head.") for k in missing):
             raise RuntimeError(f"onset head: unexpected weights {unexpected} / missing {missing}")
-        if own:
-            new.onset_stream.load_state_dict(old.frame_stream.state_dict())
         self.nets["layout"] = new
         self.save_manifest()
 

@@ -262,10 +262,8 @@ def test_layout_predictor_frame_stream_needs_and_uses_frames():
 def test_layout_head_stage_trains_a_frame_stream_predictor(tmp_path):
     r = _frame_stream_run(tmp_path, "tiny-frames", 4, 2)
     before = {k: v.clone() for k, v in r.nets["layout"].frame_stream.state_dict().items()}
-    s = train_stage(r, "layout_head", TrainConfig(out=r.out, steps=3, batch=2, quiet=True, log_every=1, edge_weight=2.0))
+    s = train_stage(r, "layout_head", TrainConfig(out=r.out, steps=3, batch=2, quiet=True, log_every=1))
     assert np.isfinite(s["val_l2"])
-    logged = [json.loads(line) for line in (r.out / "layout_head" / "log.jsonl").read_text().splitlines()]
-    assert all(np.isfinite(e["edge"]) and e["loss"] > e["l2"] for e in logged)  # the edge term is in the loss
     after = r.nets["layout"].frame_stream.state_dict()
     assert any(not np.allclose(before[k].numpy(), after[k].numpy()) for k in before)
     pack = export_run(r, tmp_path / "pack")
@@ -398,21 +396,6 @@ def test_pick_onsets_and_sharpen_layout():
     # a second onset right after the first never flattens the first one's column
     two = sharpen_layout(v, np.array([5, 7]))
     assert two[5, 0] == 1.0 and two[7, 0] >= v[7, 0]
-
-
-def test_onset_stage_with_its_own_frame_stream_leaves_t_unchanged(tmp_path):
-    import torch
-
-    r = _frame_stream_run(tmp_path, "tiny-onset-stream", 4, 2)
-    before = {k: v.clone() for k, v in r.nets["layout"].state_dict().items()}
-    train_stage(r, "onset", TrainConfig(out=r.out, steps=3, batch=2, quiet=True, onset_head=8, onset_stream=True))
-    T = r.nets["layout"]
-    assert T.onset_stream is not None and r.manifest["networks"]["layout"]["onset_stream"] == 1
-    after = T.state_dict()
-    assert all(torch.equal(before[k], after[k]) for k in before)  # T's own weights untouched
-    # the head's stream started as a copy of T's frame stream and then learned
-    moved = [k for k, v in T.onset_stream.state_dict().items() if not torch.equal(v, before[f"frame_stream.{k}"])]
-    assert moved
 
 
 def test_apply_onsets_modes():

@@ -45,12 +45,6 @@ class LayoutTrainer(StageTrainer):
         loss_l2 = F.mse_loss(pred, target)
         loss = loss_l2
         extra = {"l2": float(loss_l2.detach())}
-        if cfg.edge_weight > 0:
-            # Plain L2 rewards smearing an event over its neighbours when its timing is
-            # uncertain; matching the frame-to-frame changes asks for its edges.
-            le = F.mse_loss(pred.diff(dim=1), target.diff(dim=1))
-            loss = loss + cfg.edge_weight * le
-            extra["edge"] = float(le.detach())
         if logits is not None and logits.shape[1] > 0:
             lc = F.binary_cross_entropy_with_logits(logits, tensor(run, b["classes"]))
             loss = loss + CLASS_WEIGHT * lc

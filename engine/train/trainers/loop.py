@@ -39,9 +39,7 @@ class TrainConfig:
     p_drop_layout: float = 0.1
     p_augment_layout: float = 0.5
     p_predicted_layout: float = 0.5  # joint stage
-    edge_weight: float = 0.0  # layout stages: weight of an L2 on frame-to-frame layout changes (0 = off)
     onset_head: int = 64  # onset stage: width of the head it adds to T
-    onset_stream: bool = False  # onset stage: the head gets its own (trainable) frame stream
     augment_frames: bool = False  # layout stages: mirror / relight T's motion frames
     ema: float = 0.995
     threads: int = 0  # 0 = leave torch's default

@@ -98,7 +98,7 @@ class OnsetTrainer(StageTrainer):
     val_batches = 16  # the onset threshold is chosen on these crops: more of them than a loss needs
 
     def setup(self, run: Run, cfg: TrainConfig) -> None:
-        run.ensure_onset_head(cfg.onset_head, cfg.onset_stream)
+        run.ensure_onset_head(cfg.onset_head)
 
     def parameters(self, run: Run) -> list[torch.nn.Parameter]:
         super().parameters(run)
@@ -106,11 +106,9 @@ class OnsetTrainer(StageTrainer):
         T = run.nets["layout"]
         T.requires_grad_(False)
         T.eval()
-        heads = [m for m in (T.onset_head, T.onset_stream) if m is not None]
-        for m in heads:
-            m.requires_grad_(True)
-            m.train()
-        return [p for m in heads for p in m.parameters()]
+        T.onset_head.requires_grad_(True)
+        T.onset_head.train()
+        return list(T.onset_head.parameters())
 
     def begin(self, run: Run, batcher: Batcher) -> None:
         self._eval: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (T's layouts, onset probs, true layouts)
