@@ -103,12 +103,17 @@ def search(index: LibraryIndex, prompt: str, k: int = 10, cls: str | None = None
     return [Hit(int(i), float(scores[i]), index.records[i].cls) for i in order if np.isfinite(scores[i])]
 
 
-def search_audio(index: LibraryIndex, audio: np.ndarray, sr: int, k: int = 10) -> tuple[list[Hit], ClassChoice]:
-    """Recordings that sound like ``audio`` (classifier embedding), and the class they vote for."""
-    from engine.classifier import load_classifier
+@lru_cache(maxsize=1)
+def _embedder():  # noqa: ANN202 - engine.classifier.numpy_embed.NumpyEmbedder, loaded once
+    from engine.classifier.numpy_embed import load_numpy_embedder
 
-    clf = load_classifier()
-    e = clf.embed([audio], sr)[0]
+    return load_numpy_embedder()
+
+
+def search_audio(index: LibraryIndex, audio: np.ndarray, sr: int, k: int = 10) -> tuple[list[Hit], ClassChoice]:
+    """Recordings that sound like ``audio`` (classifier embedding, in numpy: no torch), and the
+    class they vote for."""
+    e = _embedder().embed([audio], sr)[0]
     e = e / max(float(np.linalg.norm(e)), 1e-9)
     sims = index.audio_emb @ e
     order = np.argsort(-sims, kind="stable")

@@ -349,6 +349,9 @@ def test_library_search_and_placement_never_load_torch(tmp_path):
         "v = np.zeros((100, 5), np.float32); v[10:14] = 0.6; v[40:44] = 0.6\n"
         "pl = render(AudioLayout(v, 25.0), choose_sound(idx, 'footsteps on gravel', None), 4.0, 0)\n"
         "assert len(pl.onsets) == 2, pl.onsets\n"
+        "rec = next(r for r in idx.records if r.cls == 'footstep')\n"  # a reference recording, searched by sound
+        "pl = render(AudioLayout(v, 25.0), choose_sound(idx, '', rec.path), 4.0, 0)\n"
+        "assert len(pl.onsets) == 2, pl.onsets\n"
         "print('torch' in sys.modules, 'transformers' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[2])
