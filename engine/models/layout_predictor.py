@@ -41,7 +41,7 @@ DEFAULT_LAYOUT_CONFIG: dict[str, Any] = {
     "frame_color": 0,  # 1: the frame stream sees R, G, B (+ the gray difference) instead of gray
     "frame_cells": 0,  # 1: temporal convs per cell of the frame stream's 8x8 grid before the pool
     "input_dropout": 0.0,  # training only: dropout on the ViT features (T overfits them)
-    "onset_head": 0,  # >0: width of a per-frame onset head (BCE; sharpens the layout's attacks)
+    "onset_head": 0,  # EXPERIMENTAL (engine.experimental.onsets): >0 = width of a per-frame onset head
 }
 
 
@@ -158,14 +158,11 @@ class LayoutPredictor(nn.Module):
         self.class_head = nn.Linear(d, n_cls) if n_cls > 0 else None
         if int(cfg.get("onset_stream", 0)):
             raise ValueError("layout.onset_stream was removed: measured worse (it overfit; docs/DIFFUSION.md)")
-        oh = int(cfg["onset_head"])
         self.onset_head = None
-        if oh > 0:
-            # A small temporal conv: an onset is a decision about a frame and its neighbours.
-            self.onset_head = nn.Sequential(
-                nn.Conv1d(2 * d, oh, 5, padding=2), nn.GELU(), nn.Conv1d(oh, oh, 3, padding=1), nn.GELU(),
-                nn.Conv1d(oh, 1, 1),
-            )
+        if int(cfg["onset_head"]) > 0:  # not shipped: engine.experimental.onsets
+            from engine.experimental.onsets import build_onset_head
+
+            self.onset_head = build_onset_head(2 * d, int(cfg["onset_head"]))
 
     @property
     def uses_frames(self) -> bool:

@@ -165,22 +165,6 @@ class Run:
         tmp.write_text(json.dumps(self.manifest, indent=1))
         tmp.replace(self.out / "manifest.json")
 
-    def ensure_onset_head(self, width: int) -> None:
-        """Give T an onset head (fresh, the rest of T's weights kept) and record it in the
-        manifest; nothing changes when T already has one."""
-        if self.nets["layout"].has_onset_head:
-            return
-        from engine.models.layout_predictor import LayoutPredictor
-
-        old = self.nets["layout"]
-        self.manifest["networks"]["layout"].update(onset_head=int(width))
-        new = LayoutPredictor({**old.config, "onset_head": int(width)})
-        missing, unexpected = new.load_state_dict(old.state_dict(), strict=False)
-        if unexpected or any(not k.startswith("onset_head.") for k in missing):
-            raise RuntimeError(f"onset head: unexpected weights {unexpected} / missing {missing}")
-        self.nets["layout"] = new
-        self.save_manifest()
-
     def clipset(self, split: str) -> ClipSet:
         return ClipSet.load(self.out / "prep" / f"{split}.npz")
 

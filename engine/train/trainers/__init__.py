@@ -6,7 +6,7 @@ Hugging Face accelerate: one CPU, one GPU or ``accelerate launch`` on many.
 - ``generator``: S + G on the true layout (trainers/generator.py)
 - ``joint``: S + G with T's predicted layout half of the time (trainers/joint.py)
 - ``layout_head``: T alone on cached features (trainers/layout_head.py)
-- ``onset``: T's onset head alone (trainers/onset.py)
+- ``onset``: T's onset head alone (EXPERIMENTAL, not shipped: engine/experimental/onset_stage.py)
 
 ``train_stage(run, stage, cfg)`` is the entry point (``v2a train --stage ...``).
 """
@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.experimental.onset_stage import OnsetTrainer, onset_targets
 from engine.train.run import Run
 from engine.train.trainers.generator import GeneratorTrainer
 from engine.train.trainers.joint import JointTrainer
 from engine.train.trainers.layout import LayoutTrainer
 from engine.train.trainers.layout_head import LayoutHeadTrainer
 from engine.train.trainers.loop import StageTrainer, TrainConfig, run_stage, validate_with
-from engine.train.trainers.onset import OnsetTrainer, onset_targets
 
 #: stage name -> its trainer class (order = the stages' seed index, fixed)
 TRAINERS: dict[str, type[StageTrainer]] = {

@@ -1,7 +1,10 @@
-"""``onset``: only T's per-frame onset head (added to T if it has none), BCE against the
-onsets of the true layout's events; the rest of T is frozen, so its layouts stay as they
-were and inference sharpens their attacks at the picked onsets (engine.diffusion.sharpen).
-Afterwards the held-out crops pick the run's ``layout.onset_threshold``."""
+"""EXPERIMENTAL, not shipped: ``v2a train --stage onset``, T's per-frame onset head alone.
+
+BCE against the onsets of the true layout's events; the rest of T is frozen, so its layouts
+stay as they were and inference shapes their attacks at the picked onsets
+(engine.experimental.onsets, which has the measurements: no shipped pack has the head).
+Afterwards the held-out crops pick the run's ``layout.onset_threshold``.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +20,23 @@ from engine.train.trainers.loop import StageTrainer, TrainConfig
 
 ONSET_POS_WEIGHT = 4.0  # onsets are ~1 column in 15: weigh the positives up
 ONSET_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+
+
+def ensure_onset_head(run: Run, width: int) -> None:
+    """Give the run's T an onset head (fresh, the rest of T's weights kept) and record it in
+    the manifest; nothing changes when T already has one."""
+    if run.nets["layout"].has_onset_head:
+        return
+    from engine.models.layout_predictor import LayoutPredictor
+
+    old = run.nets["layout"]
+    run.manifest["networks"]["layout"].update(onset_head=int(width))
+    new = LayoutPredictor({**old.config, "onset_head": int(width)})
+    missing, unexpected = new.load_state_dict(old.state_dict(), strict=False)
+    if unexpected or any(not k.startswith("onset_head.") for k in missing):
+        raise RuntimeError(f"onset head: unexpected weights {unexpected} / missing {missing}")
+    run.nets["layout"] = new
+    run.save_manifest()
 
 
 def _event_columns(layout: np.ndarray, columns_per_second: float) -> np.ndarray:
@@ -66,7 +86,7 @@ def _onset_event_scores(run: Run, batches: list[tuple[np.ndarray, np.ndarray, np
     ``layout.onset_mode``, as inference does), and the picked onsets themselves, against the
     true layout's events (±1 column). The threshold with the best shaped F1 on these
     held-out crops becomes the run's ``layout.onset_threshold``."""
-    from engine.diffusion.sharpen import DEFAULT_ONSET_MODE, apply_onsets, pick_onsets
+    from engine.experimental.onsets import DEFAULT_ONSET_MODE, apply_onsets, pick_onsets
 
     cps = float(run.manifest["layout"]["columns_per_second"])
     mode = str(run.manifest["layout"].get("onset_mode", DEFAULT_ONSET_MODE))
@@ -98,7 +118,7 @@ class OnsetTrainer(StageTrainer):
     val_batches = 16  # the onset threshold is chosen on these crops: more of them than a loss needs
 
     def setup(self, run: Run, cfg: TrainConfig) -> None:
-        run.ensure_onset_head(cfg.onset_head)
+        ensure_onset_head(run, cfg.onset_head)
 
     def parameters(self, run: Run) -> list[torch.nn.Parameter]:
         super().parameters(run)
