@@ -12,7 +12,15 @@ import importlib
 from typing import Any
 
 from engine import timebase
-from engine.errors import Cancelled, LayoutError, MediaError, OutputError, PackError, V2AError
+from engine.errors import (
+    Cancelled,
+    LayoutError,
+    MediaError,
+    MediaWarning,
+    OutputError,
+    PackError,
+    V2AError,
+)
 from engine.progress import CancelToken, Progress, run_to_completion
 from engine.types import AudioLayout, GenerationRequest, MediaInfo, Take
 
@@ -117,6 +125,7 @@ __all__ = [
     "LayoutError",
     "MediaError",
     "MediaInfo",
+    "MediaWarning",
     "OutputError",
     "PackError",
     "Progress",

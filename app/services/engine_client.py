@@ -208,6 +208,10 @@ class EngineWorker(QObject):
                     self._child_busy = False
                 if kind == "progress":
                     self.progress.emit(job_id, msg[2])
+                elif kind == "warning":
+                    from app.services.media_warnings import media_warnings
+
+                    media_warnings().report(msg[2])
                 elif kind == "info":
                     self.pack_loaded.emit(msg[1]["pack"], msg[1]["device"])
                 elif kind == "done":

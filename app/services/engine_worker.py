@@ -32,10 +32,19 @@ import signal
 import sys
 import threading
 import traceback
+import warnings
 from collections.abc import Callable
 from typing import Any
 
-from engine.api import Cancelled, CancelToken, PackError, Progress, V2AError, run_to_completion
+from engine.api import (
+    Cancelled,
+    CancelToken,
+    MediaWarning,
+    PackError,
+    Progress,
+    V2AError,
+    run_to_completion,
+)
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +196,14 @@ def worker_main(conn: Any, cancel_event: Any) -> None:
         try:
             # Unpickled here, not by recv, so a job that cannot be loaded fails with its id.
             fn = pickle.loads(msg[2])
-            result = run_job(fn, ctx, token, lambda p, i=job_id: send(("progress", i, p)))
+            # damaged media the job read (skipped packets): back to the window, once each
+            with warnings.catch_warnings(record=True) as seen:
+                warnings.simplefilter("always", MediaWarning)
+                try:
+                    result = run_job(fn, ctx, token, lambda p, i=job_id: send(("progress", i, p)))
+                finally:
+                    for text in dict.fromkeys(str(w.message) for w in seen if issubclass(w.category, MediaWarning)):
+                        send(("warning", job_id, text))
         except Cancelled:
             send(("cancelled", job_id))
             continue
