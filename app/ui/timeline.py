@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
@@ -38,6 +39,9 @@ ZOOM_STEP = 0.8  # frequency zoom per wheel notch / menu step
 MEL_MIN_SPAN = 1 / 16  # the Take mel row shows at least 4 of its 64 mel bins
 # What Edit ▸ Undo / Redo call a stroke of each tool ("Undo Paint").
 STROKE_NAMES = {"brush": "Paint", "eraser": "Erase", "event": "Add event"}
+# Timing hook for benchmarks/bench_studio.py: called with each brush dab's model time (ms).
+# None (the default) records nothing.
+dab_timer: Callable[[float], None] | None = None
 
 pg.setConfigOptions(antialias=False, imageAxisOrder="col-major", background="#16181c", foreground="#a7adba")
 
@@ -226,8 +230,6 @@ class SelectBox(_YZoom, pg.ViewBox):
 class LayoutBox(_YZoom, pg.ViewBox):
     """An editable layout lane: brush / eraser / event / select tools, one undo step per drag."""
 
-    stroke_ms = []  # per-dab latency, read by the benchmark
-
     def __init__(self, doc: StudioDocument, lane_id: str) -> None:
         super().__init__(enableMenu=False)
         self.doc = doc
@@ -338,7 +340,8 @@ class LayoutBox(_YZoom, pg.ViewBox):
         else:
             lay.stamp(t * lay.columns_per_second, band, brush)
         self._last = (t, band)
-        LayoutBox.stroke_ms.append((time.perf_counter() - t0) * 1000)
+        if dab_timer is not None:
+            dab_timer((time.perf_counter() - t0) * 1000)
 
     def _stamp_event(self, t: float, band: float, mods) -> None:
         lay = self.layout
