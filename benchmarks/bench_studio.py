@@ -287,7 +287,7 @@ def bench_open_control(app, clip: Path) -> dict:
     win.resize(1600, 900)
     win.show()
     app.processEvents()
-    win.predict_layout = lambda *a, **k: None
+    win.generation.predict_layout = lambda *a, **k: None
     meter = GapMeter()
     meter.start("opening")
     win.open_path(str(clip))

@@ -104,15 +104,15 @@ def test_move_region_by_drag_and_nudge(qtbot, window, silent_clip, mouse):
     # Nudge by one frame (Alt+Right) moves by exactly 1001/30000 s.
     doc.timeline.set_selection((0.4, 0.8))
     sel0 = doc.timeline.selection
-    window.nudge(1)
+    window.edit.nudge(1)
     assert doc.timeline.selection[0] == pytest.approx(sel0[0] + 1001 / 30000)
     assert doc.undo.count() == 1
     # copy / paste / delete / reset are undoable range edits too
-    window.copy_range()
+    window.edit.copy_range()
     doc.timeline.seek(1.2)
-    window.paste_range()
+    window.edit.paste_range()
     assert lay.values[int(1.4 * cps)].max() > 0.5
-    window.delete_range()
+    window.edit.delete_range()
     assert lay.values[int(1.4 * cps)].max() == 0.0
     assert doc.undo.count() == 3
 
@@ -126,7 +126,7 @@ def test_stretch_range_with_keys(qtbot, window, silent_clip):
     lay.values[int(0.5 * cps) : int(0.9 * cps)] = 0.8
     doc.tools.set("snap", "off")
     doc.timeline.set_selection((0.5, 0.9))
-    window.stretch(1.5)
+    window.edit.stretch(1.5)
     assert np.count_nonzero(lay.values.max(axis=1)) == pytest.approx(0.6 * cps, abs=2)
     doc.undo.undo()
     assert np.count_nonzero(lay.values.max(axis=1)) == pytest.approx(0.4 * cps, abs=2)
@@ -184,7 +184,7 @@ def test_drop_a_file_opens_it(qtbot, window, clip):
     window.dropEvent(ev)
     qtbot.waitUntil(lambda: window.doc.has_clip and window.viewer.has_frame, timeout=20000)
     assert window.doc.info.path.endswith("tones.mp4")
-    assert str(clip.resolve()) in window.recent.load()
+    assert str(clip.resolve()) in window.files.recent.load()
 
 
 def test_takes_pick_ab_delete_are_undoable(qtbot, window, clip):
@@ -200,9 +200,9 @@ def test_takes_pick_ab_delete_are_undoable(qtbot, window, clip):
     window.takes_panel.list.setCurrentRow(2)
     window.takes_panel._pick()
     assert lane.picked == 2 and lane.previous_pick == 0
-    window.ab_switch()
+    window.generation.ab_switch()
     assert lane.picked == 0
-    window.ab_switch()
+    window.generation.ab_switch()
     assert lane.picked == 2
     doc.undo.undo()
     assert lane.picked == 0
@@ -239,7 +239,7 @@ def test_lane_edits_and_params_are_undoable(qtbot, window, clip):
     assert n == 3
     window.gen_panel.layout_guidance.setValue(2.0)  # undoable, and what the engine is asked for
     assert doc.project.params.layout_guidance == 2.0
-    assert window._request(doc.active_lane, None).layout_guidance == 2.0
+    assert window.generation.request(doc.active_lane, None).layout_guidance == 2.0
     doc.undo.undo()
     assert doc.project.params.layout_guidance == 1.0 and window.gen_panel.layout_guidance.value() == 1.0
     gp = window.gen_panel
@@ -327,7 +327,7 @@ def test_a_pack_brings_its_recommended_sampling(qtbot, window, clip, monkeypatch
     panel.pack.addItem("alt", "alt")
     panel.pack.setCurrentIndex(panel.pack.findData("alt"))  # picking a pack takes up its settings
     assert (p.pack, p.steps, p.guidance, p.layout_guidance) == ("alt", 12, 3.5, 0.0)
-    assert panel.guidance.value() == 3.5 and window._request(doc.active_lane, None).layout_guidance == 0.0
+    assert panel.guidance.value() == 3.5 and window.generation.request(doc.active_lane, None).layout_guidance == 0.0
     doc.undo.undo()  # ... as one step
     assert (p.pack, p.steps, p.guidance, p.layout_guidance) == ("starter", 30, 5.0, 2.5)
     assert panel.pack.currentData() == "starter" and panel.steps.value() == 30

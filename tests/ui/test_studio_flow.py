@@ -59,7 +59,7 @@ def test_generate_with_tiny_pack_then_cancel(qtbot, window, silent_clip, tiny_pa
     base = lane.picked_take.audio.copy()
     doc.timeline.set_selection((0.5, 1.0))
     with qtbot.waitSignal(window.takes_added, timeout=300000):
-        window.regenerate_selection()
+        window.generation.regenerate_selection()
     new = lane.picked_take
     assert new.region == (0.5, 1.0) and len(new.audio) == len(base)
     sr = new.sample_rate
@@ -71,7 +71,7 @@ def test_generate_with_tiny_pack_then_cancel(qtbot, window, silent_clip, tiny_pa
     with qtbot.waitSignal(window.job_cancelled, timeout=300000):
         window.generate_lane()
         qtbot.wait(50)
-        window.cancel_job()
+        window.generation.cancel_job()
     assert len(lane.takes) == count
     assert not window.engine.busy
 
@@ -132,7 +132,7 @@ def test_save_and_reopen_project(qtbot, window, clip, tmp_path, studio_home):
     lane.layout.values[3:6, 1] = 0.77
     doc.undo.push(__import__("app.ui.commands", fromlist=["x"]).lane_attr(lane, "prompt", "door slam", "p"))
     path = tmp_path / "scene.v2aproj"
-    assert window._save_to(path)
+    assert window.files.save_to(path)
     assert doc.undo.isClean()
     values = lane.layout.values.copy()
     audio = lane.picked_take.audio.copy()
@@ -150,7 +150,7 @@ def test_save_and_reopen_project(qtbot, window, clip, tmp_path, studio_home):
         np.testing.assert_array_equal(l2.layout.values, values)
         np.testing.assert_allclose(l2.picked_take.audio, audio, atol=1e-5)
         assert w2.doc.project.path == path
-        assert str(path.resolve()) in w2.recent.load()
+        assert str(path.resolve()) in w2.files.recent.load()
     finally:
         w2.shutdown()
 
@@ -167,16 +167,16 @@ def test_autosave_and_crash_recovery(qtbot, clip, studio_home, monkeypatch):
     from app.ui import commands as cmd
 
     w1.doc.undo.push(cmd.lane_attr(lane, "prompt", "rain on a tin roof", "p"))
-    slot = w1.autosave()
+    slot = w1.files.autosave()
     assert slot is not None and slot.exists()
-    note = w1.autosave_slot.note
+    note = w1.files.autosave_slot.note
     # Simulate a crash: the process that wrote the slot is gone.
     import json
 
     meta = json.loads(note.read_text())
     meta["pid"] = 2**22 + 12345
     note.write_text(json.dumps(meta))
-    w1.autosave_slot = None  # a crashed process never cleans up
+    w1.files.autosave_slot = None  # a crashed process never cleans up
     w1.shutdown()
 
     asked = []
@@ -208,7 +208,7 @@ def test_import_layout_from_reference_recording(qtbot, window, silent_clip, tmp_
     lay.values[:] = 0
     doc.tools.set("snap", "off")
     doc.timeline.seek(1.0)
-    window.import_reference_from(str(ref))
+    window.edit.import_reference_from(str(ref))
     qtbot.waitUntil(lambda: doc.undo.count() == 1, timeout=30000)
     e = lay.values.max(axis=1)
     cps = lay.columns_per_second
@@ -287,8 +287,8 @@ def test_late_first_frame_after_shutdown_starts_nothing(qtbot, window, clip):
     # decoder and motion analyzer afterwards; their results then reached deleted widgets.
     assert window.open_path(str(clip))
     window.shutdown()
-    window._on_first_frame(0.0)
+    window.files.on_first_frame(0.0)
     qtbot.wait(50)
-    assert window.analyzer is None
-    assert window.thumbs is None
-    assert window._pending_start is None
+    assert window.files.analyzer is None
+    assert window.files.thumbs is None
+    assert window.files.pending_start is None

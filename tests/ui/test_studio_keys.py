@@ -28,7 +28,7 @@ def test_event_markers_follow_clicks_after_delete(qtbot, window, silent_clip, mo
     window.timeline.refresh_layouts()
     assert len(_markers(window, lane)) == 1
     window.doc.timeline.set_selection((0, doc.duration))
-    window.delete_range()
+    window.edit.delete_range()
     assert _markers(window, lane) == [] and _mix_ticks(window) == []
     doc.timeline.set_selection(None)
     doc.tools.set("tool", "event")
@@ -149,7 +149,7 @@ def test_nudge_events_in_the_selection(qtbot, window, clip):
     for t in (0.4, 1.2, 1.6):
         lay.values[int(round(t * cps)) : int(round(t * cps)) + 3, 1] = [0.9, 0.5, 0.2]
     doc.timeline.set_selection((1.0, 1.7))
-    window.nudge_events(-1)
+    window.edit.nudge_events(-1)
     assert lay.event_times() == pytest.approx([0.4, 1.16, 1.56])
     assert doc.undo.count() == 1
     assert doc.timeline.selection == pytest.approx((0.96, 1.66))  # follows, like Alt+arrows
@@ -190,15 +190,15 @@ def test_snap_says_what_it_snapped(qtbot, window, silent_clip):
         lay.values[col : col + 3, 1] = [0.9, 0.5, 0.2]
     doc.tools.set("snap", "frames")
     doc.timeline.set_selection((0.0, (c + 10) / cps))
-    window.snap_events()
+    window.edit.snap_events()
     msg = window.statusBar().currentMessage()
     assert f"Snapped 1 of 1 event to frame starts (largest move {1000 / cps:.0f} ms)" in msg
     assert doc.undo.count() == 1
-    window.snap_events()
+    window.edit.snap_events()
     assert "already on frame starts" in window.statusBar().currentMessage()
     assert doc.undo.count() == 1
     doc.tools.set("snap", "off")
-    window.snap_events()
+    window.edit.snap_events()
     assert "Snap is off" in window.statusBar().currentMessage()
     # and the tool bar shows the snap mode
     assert window.tools.snap.isVisible() and window.tools.snap.currentText() == "off"

@@ -64,7 +64,7 @@ def test_library_engine_generates_a_footstep_take_and_exports_credits(qtbot, sta
     assert lane.prompt == "footsteps"
     for t in (0.4, 1.2):  # two hits, so the take is not silent whatever the prediction was
         doc.timeline.seek(t)
-        window.mark_hit()
+        window.edit.mark_hit()
     with qtbot.waitSignal(window.takes_added, timeout=300000) as blocker:
         window.generate_lane()
     assert blocker.args == [1] and not dialogs
@@ -132,10 +132,10 @@ def test_search_use_audition_and_a_search_that_matches_nothing(qtbot, starter_li
     assert lane.reference == rows[1]["path"]
     doc.undo.undo()
     assert lane.reference is None and window.lanes_panel.sound.text() == ""
-    req = window._request(lane, None)
+    req = window.generation.request(lane, None)
     assert req.reference is None
     doc.undo.redo()
-    assert window._request(lane, None).reference == rows[1]["path"]
+    assert window.generation.request(lane, None).reference == rows[1]["path"]
 
     # nothing matches: the engine's one line, listing the classes, in the panel — no dialog
     panel.query.setText("quarterly spreadsheet totals")
@@ -167,7 +167,7 @@ def test_dropping_files_on_a_lane(qtbot, window, clip, tmp_path, monkeypatch):
     txt = tmp_path / "notes.txt"
     txt.write_text("not a sound")
     opened: list[str] = []
-    monkeypatch.setattr(window, "open_path", lambda p: opened.append(str(p)) or True)
+    monkeypatch.setattr(window.files, "open_path", lambda p: opened.append(str(p)) or True)
     _drop(window, txt, first.id)
     qtbot.wait(20)
     assert first.reference is None and opened == []

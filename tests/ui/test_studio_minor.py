@@ -122,7 +122,7 @@ def test_seed_field_shows_the_seed_a_run_drew(qtbot, window, clip, monkeypatch):
     gp = window.gen_panel
     sent = []
     monkeypatch.setattr(window.engine, "submit", lambda label, job, done, failed=None: sent.append(job) or 1)
-    monkeypatch.setattr(window, "_request", lambda lane, region, orig=window._request: sent.append(orig(lane, region))
+    monkeypatch.setattr(window.generation, "request", lambda lane, region, orig=window.generation.request: sent.append(orig(lane, region))
                         or sent[-1])
     assert not gp.lock.isChecked()
     gp.seed.setValue(7)

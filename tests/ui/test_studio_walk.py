@@ -56,7 +56,7 @@ def test_open_mark_five_hits_prompt_generate_audition_export(qtbot, window, clip
     assert all(abs(p - h) <= 0.04 for p, h in zip(placed, hits, strict=True))
 
     doc.timeline.seek(0.0)
-    window.audition(0)
+    window.generation.audition(0)
     qtbot.waitUntil(lambda: doc.timeline.playhead > 0.2, timeout=10000)  # it plays
     if window.playback.player.has_device:
         assert window.playback.player._consumed > 0  # PortAudio pulled the take's samples

@@ -152,7 +152,7 @@ def test_undo_names_the_action_and_takes_buttons_wait_for_a_clip(qtbot, window, 
     mouse.click(window, lane.id, 1.4, 2.5)
     assert undo_text() == "Undo Add event"
     doc.timeline.set_selection((0, doc.duration))
-    window.delete_range()
+    window.edit.delete_range()
     assert undo_text() == "Undo Delete events"
     doc.undo.undo()
     assert window.redo_action.text().replace("&", "") == "Redo Delete events"
