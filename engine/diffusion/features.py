@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from engine.models import module_device
-from engine.models.visual import motion_color_histogram_carry, motion_features, motion_frames_carry
+from engine.models.visual import motion_features, motion_frames_carry
 from engine.progress import CancelToken, Job, Progress
 from engine.timebase import frame_count
 
@@ -151,6 +151,9 @@ class _FeatureStream:
             mf, self.mcarry = motion_frames_carry(ext, size, self.T.frame_color, self.mcarry)
             self.parts["frames"].append(mf[skip:])
         if self.levels:
+            # not shipped: engine.experimental.motion_colour
+            from engine.experimental.motion_colour import motion_color_histogram_carry
+
             h, self.ccarry = motion_color_histogram_carry(ext, self.levels, self.stride, carry=self.ccarry)
             self.parts["color"].append(h)
         self.prev = chunk[-1:].copy()

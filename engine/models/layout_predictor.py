@@ -38,9 +38,10 @@ DEFAULT_LAYOUT_CONFIG: dict[str, Any] = {
     "frame_rate": 25.0,
     "frame_stream": 0,  # >0: width of the learned frame stream (0 = off, older packs)
     "frame_size": 64,  # its frames are frame_size x frame_size
+    # EXPERIMENTAL, off in every shipped pack (engine.experimental.frame_stream):
     "frame_color": 0,  # 1: the frame stream sees R, G, B (+ the gray difference) instead of gray
     "frame_cells": 0,  # 1: temporal convs per cell of the frame stream's 8x8 grid before the pool
-    "input_dropout": 0.0,  # training only: dropout on the ViT features (T overfits them)
+    "input_dropout": 0.0,  # training only: dropout on the ViT features
     "onset_head": 0,  # EXPERIMENTAL (engine.experimental.onsets): >0 = width of a per-frame onset head
 }
 
@@ -48,9 +49,9 @@ DEFAULT_LAYOUT_CONFIG: dict[str, Any] = {
 class FrameStream(nn.Module):
     """Per-frame CNN over (frame, diff to previous, the previous and next frames' diffs) ->
     dilated temporal convs. Input uint8 [B, F, C, S, S] from ``motion_frames``: C = 2 (gray,
-    diff) or 4 (``color``: R, G, B, diff).
+    diff) or 4 (``color``: R, G, B, diff; EXPERIMENTAL).
 
-    ``cells``: temporal convs over each cell of the 8x8 feature grid before the spatial pool
+    ``cells`` (EXPERIMENTAL, engine.experimental.frame_stream): temporal convs over each cell of the 8x8 feature grid before the spatial pool
     ((2+1)-D). Pooling first leaves the temporal stack one vector per frame, in which an object
     stopping in one place and a distractor moving in another are mixed; per cell, "moving fast,
     then still" is seen where it happens."""
@@ -65,11 +66,10 @@ class FrameStream(nn.Module):
             nn.Conv2d(64, dim, 3, 2, 1), nn.GELU(),
         )
         self.cells = None
-        if cells:
-            self.cells = nn.ModuleList(
-                nn.Sequential(nn.Conv1d(64, 64, 3, padding=r, dilation=r), nn.GELU(), nn.Conv1d(64, 64, 1))
-                for r in (1, 2, 1)
-            )
+        if cells:  # not shipped: engine.experimental.frame_stream
+            from engine.experimental.frame_stream import build_cells
+
+            self.cells = build_cells()
         self.proj = nn.Linear(2 * dim, dim)
         self.tcn = nn.ModuleList(
             nn.Sequential(nn.Conv1d(dim, dim, 3, padding=r, dilation=r), nn.GELU(), nn.Conv1d(dim, dim, 1))
@@ -86,13 +86,9 @@ class FrameStream(nn.Module):
         if self.cells is None:
             h = self.cnn(h)
         else:
-            h = self.cnn[:4](h)  # [B*F, 64, 8, 8]
-            c, gh, gw = h.shape[1:]
-            z = h.view(b, f, c, gh * gw).permute(0, 3, 2, 1).reshape(b * gh * gw, c, f)
-            for blk in self.cells:
-                z = z + blk(z)
-            h = z.view(b, gh * gw, c, f).permute(0, 3, 2, 1).reshape(b * f, c, gh, gw)
-            h = self.cnn[4:](h)
+            from engine.experimental.frame_stream import cnn_with_cells
+
+            h = cnn_with_cells(self.cnn, self.cells, h, b, f)
         h = self.proj(torch.cat([h.mean((2, 3)), h.amax((2, 3))], 1)).view(b, f, -1).transpose(1, 2)
         for blk in self.tcn:
             h = h + blk(h)
@@ -138,7 +134,11 @@ class LayoutPredictor(nn.Module):
         self.enc_in = nn.Linear(int(cfg["patch_dim"]) + int(cfg["motion_dim"]), d)
         self.motion_conv = nn.Conv1d(int(cfg["motion_dim"]), d, 5, padding=2)
         self.pos = nn.Linear(32, d)
-        self.in_drop = nn.Dropout(float(cfg["input_dropout"]))
+        self.in_drop = None
+        if float(cfg["input_dropout"]) > 0:  # not shipped: engine.experimental.frame_stream
+            from engine.experimental.frame_stream import input_dropout
+
+            self.in_drop = input_dropout(float(cfg["input_dropout"]))
         fs = int(cfg["frame_stream"])
         self.frame_stream = None
         if fs > 0:
@@ -199,7 +199,8 @@ class LayoutPredictor(nn.Module):
             raise ValueError(f"layout predictor window of {f} frames exceeds max_frames")
         secs = torch.arange(f, device=patch.device, dtype=torch.float32) / float(self.config["frame_rate"])
         pos = self.pos(time_position_features(secs, 32))[None]
-        cls, patch = self.in_drop(cls), self.in_drop(patch)
+        if self.in_drop is not None:
+            cls, patch = self.in_drop(cls), self.in_drop(patch)
         x = self.enc_in(torch.cat([patch, motion], -1)) + self.motion_conv(motion.transpose(1, 2)).transpose(1, 2) + pos
         if self.frame_stream is not None:
             if frames is None:
@@ -228,7 +229,7 @@ DEFAULT_COND_CONFIG: dict[str, Any] = {
     "cls_dim": 256,
     "text_dim": 384,
     "token_dim": 192,
-    "motion_color_levels": 0,  # > 0: tokens also see engine.models.visual.motion_color_histogram
+    "motion_color_levels": 0,  # EXPERIMENTAL (engine.experimental.motion_colour): > 0 = S reads motion colour
 }
 
 
@@ -246,11 +247,10 @@ class ConditionEncoder(nn.Module):
         self.color_levels = max(0, int(cfg["motion_color_levels"]))
         self.color_bins = self.color_levels**3 if self.color_levels else 0
         if self.color_bins:
-            # added to the CLS map's tokens; zero at first, so S extended from a pack without it
-            # starts out giving that pack's tokens exactly
-            self.semantic_color = nn.Sequential(nn.LayerNorm(self.color_bins), nn.Linear(self.color_bins, td))
-            nn.init.zeros_(self.semantic_color[1].weight)
-            nn.init.zeros_(self.semantic_color[1].bias)
+            # not shipped: added to the CLS map's tokens, zero at first
+            from engine.experimental.motion_colour import build_colour_branch
+
+            self.semantic_color = build_colour_branch(self.color_bins, td)
         self.text = nn.Sequential(nn.LayerNorm(int(cfg["text_dim"])), nn.Linear(int(cfg["text_dim"]), td))
         self.null_semantic = nn.Parameter(torch.zeros(td))
         self.null_text = nn.Parameter(torch.zeros(int(cfg["text_dim"])))

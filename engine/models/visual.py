@@ -207,11 +207,14 @@ def motion_frames_carry(
     ch = 4 if color else 2
     if f.shape[0] == 0:
         return np.zeros((0, ch, size, size), np.uint8), carry
-    x = torch.from_numpy(np.ascontiguousarray(f)).float()
-    # gray first (as the shipped packs were trained); colour keeps the three channels
-    x = x.permute(0, 3, 1, 2) / 255.0 if color else x.mean(-1)[:, None] / 255.0  # [F, 3|1, H, W]
-    if x.shape[-1] != size or x.shape[-2] != size:
-        x = F.interpolate(x, size=(size, size), mode="area")
+    if color:  # not shipped: engine.experimental.frame_stream (layout.frame_color)
+        from engine.experimental.frame_stream import color_frames
+
+        x = color_frames(f, size)  # [F, 3, size, size]
+    else:  # gray first (as the shipped packs were trained)
+        x = torch.from_numpy(np.ascontiguousarray(f)).float().mean(-1)[:, None] / 255.0  # [F, 1, H, W]
+        if x.shape[-1] != size or x.shape[-2] != size:
+            x = F.interpolate(x, size=(size, size), mode="area")
     g = x.mean(1).numpy()
     d = np.zeros_like(g)
     last = np.zeros_like(g[0]) if carry is None else carry
@@ -227,59 +230,5 @@ def motion_frames_carry(
     return np.round(out * 255.0).astype(np.uint8), last
 
 
-def motion_color_histogram(
-    frames: np.ndarray, levels: int = 4, stride: int = 1, top: float = 0.03, floor: float = 20.0
-) -> np.ndarray:
-    """uint8 [F, H, W, 3] -> float32 [ceil(F / stride), levels**3]: the colour of what moves.
-
-    Per frame, a histogram of the colours (``levels`` per channel) of the pixels whose change
-    from the previous frame is among the frame's strongest ``top`` share and above ``floor``
-    (sum of |RGB difference|), weighted by that change and normalised. The rendered sound events
-    are small and carry their class in colour and motion, which the ViT's features do not keep:
-    on 60 val clips this feature predicts a clip's class with top-1 0.50 (linear probe) against
-    0.10-0.17 for the ViT's CLS / patch features (docs/DIFFUSION.md). A frame that repeats the
-    previous one (decoded above the clip's own rate) carries the last real histogram forward;
-    frame 0 copies frame 1. Rows are the mean over each ``stride`` frames, at the ViT's rate."""
-    return motion_color_histogram_carry(frames, levels, stride, top, floor)[0]
-
-
-def motion_color_histogram_carry(
-    frames: np.ndarray, levels: int = 4, stride: int = 1, top: float = 0.03, floor: float = 20.0,
-    carry: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """``motion_color_histogram`` in pieces, as ``motion_frames_carry``: with ``carry`` (the
-    previous piece's last per-frame histogram) ``frames[0]`` is that piece's last frame and only
-    the following frames get rows; a piece must start on a multiple of ``stride``."""
-    f = np.asarray(frames)
-    bins = levels**3
-    n = f.shape[0]
-    first = carry is None
-    n_out = -(-(n if first else n - 1) // max(1, stride))
-    if n < 2:
-        return np.zeros((n_out, bins), np.float32), carry
-    x = f.astype(np.int16)
-    d = np.abs(np.diff(x, axis=0)).sum(-1).astype(np.float32).reshape(n - 1, -1)  # [F-1, H*W]
-    thr = np.maximum(np.quantile(d, 1.0 - top, axis=1), floor)[:, None]
-    w = np.where(d >= thr, d, 0.0)
-    q = (f[1:].astype(np.int32) * levels) // 256
-    idx = ((q[..., 0] * levels + q[..., 1]) * levels + q[..., 2]).reshape(n - 1, -1)
-    idx = idx + (np.arange(n - 1) * bins)[:, None]
-    h = np.bincount(idx.ravel(), weights=w.ravel(), minlength=(n - 1) * bins).reshape(n - 1, bins)
-    tot = h.sum(1)
-    for t in range(n - 1):
-        if tot[t] > 0:
-            h[t] /= tot[t]
-        elif t > 0:
-            h[t] = h[t - 1]
-        elif not first:
-            h[t] = carry
-    if first:
-        h = np.concatenate([h[:1], h])
-    last = h[-1].copy()
-    h = h.astype(np.float32)
-    s = max(1, stride)
-    pad = n_out * s - h.shape[0]
-    if pad:
-        h = np.concatenate([h, np.repeat(h[-1:], pad, 0)])
-    # a short last group is padded with its last frame
-    return (h.reshape(n_out, s, bins).mean(1) if s > 1 else h), last
+# EXPERIMENTAL (not shipped), re-exported for their callers and tests
+from engine.experimental.motion_colour import motion_color_histogram, motion_color_histogram_carry  # noqa: E402, F401

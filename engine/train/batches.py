@@ -54,7 +54,11 @@ class Batcher:
         self.norm = m["mel_norm"]
         self.sem = run.semantic_features(split, self.cs) if with_sem else None
         levels = run.nets["cond"].color_levels
-        self.color = run.motion_colors(split, self.cs, levels) if with_sem and levels else None
+        self.color = None
+        if with_sem and levels:  # not shipped: engine.experimental.motion_colour
+            from engine.experimental.motion_colour import run_motion_colors
+
+            self.color = run_motion_colors(run, split, self.cs, levels)
         T = run.nets["layout"]
         self.frame_size = int(T.config["frame_size"]) if T.uses_frames else 0
         self._T = T

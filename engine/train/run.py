@@ -197,23 +197,6 @@ class Run:
         tmp.replace(path)  # atomic: two stages may start at once
         return cls, patch, offs
 
-    def motion_colors(self, split: str, cs: ClipSet, levels: int) -> np.ndarray:
-        """Motion-colour histograms [sum Ns, levels**3] of every clip at the semantic rate, in
-        the row order of ``semantic_features`` (cached; they depend on the frames only)."""
-        from engine.models.visual import motion_color_histogram
-
-        path = self.out / "prep" / f"mcolor{levels}_{split}.npz"
-        stride = int(self.manifest["features"]["semantic_stride"])
-        if path.is_file():
-            with np.load(path, allow_pickle=False) as z:
-                if int(z["n_clips"]) == len(cs) and int(z["stride"]) == stride:
-                    return z["color"]
-        color = np.concatenate([motion_color_histogram(cs.clip(i)[0], levels, stride) for i in range(len(cs))])
-        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
-        np.savez(tmp, color=color, n_clips=np.int64(len(cs)), stride=np.int64(stride))
-        tmp.replace(path)
-        return color
-
 
 def prepare_run(
     data_root: Path, out: Path, networks: dict[str, dict[str, Any]], max_clips: int | None = None,

@@ -117,94 +117,6 @@ def test_motion_frames_carry_differences_over_repeated_frames():
     assert d[1] == d[0]  # frame 0 copies its successor
 
 
-def test_motion_color_histogram_marks_the_colour_of_what_moves():
-    from engine.models.visual import motion_color_histogram
-
-    frames = np.full((10, 32, 32, 3), 128, np.uint8)  # a still gray scene
-    for t in range(10):
-        x = 1 + 2 * t
-        frames[t, 10:16, x : x + 6] = (255, 0, 0)  # a red block sliding right
-    frames[6] = frames[5]  # a repeated frame (clip decoded above its own rate)
-    h = motion_color_histogram(frames, levels=4)
-    assert h.shape == (10, 64) and h.dtype == np.float32
-    red, gray = (3 * 4 + 0) * 4 + 0, (2 * 4 + 2) * 4 + 2
-    assert np.allclose(h.sum(1), 1.0, atol=1e-5)
-    assert np.allclose(h[:, red] + h[:, gray], 1.0, atol=1e-5)  # only the block and what it uncovers
-    assert (h[1:, red] >= 0.3).all()
-    np.testing.assert_array_equal(h[6], h[5])  # the repeat carries the last real histogram
-    np.testing.assert_array_equal(h[0], h[1])  # frame 0 copies its successor
-    still = motion_color_histogram(np.full((4, 16, 16, 3), 50, np.uint8), levels=2)
-    assert still.shape == (4, 8) and not still.any()  # nothing moves: no colour
-    s3 = motion_color_histogram(frames, levels=4, stride=3)
-    assert s3.shape == (4, 64)  # the ViT's rows: frames 0, 3, 6, 9
-    np.testing.assert_allclose(s3[1], h[3:6].mean(0), atol=1e-6)
-    np.testing.assert_allclose(s3[3], h[9], atol=1e-6)
-
-
-def test_condition_encoder_colour_branch_starts_silent_then_reads_the_histogram():
-    import torch
-
-    from engine.models.layout_predictor import ConditionEncoder
-
-    base = ConditionEncoder({"cls_dim": 6, "text_dim": 5, "token_dim": 4})
-    ext = ConditionEncoder({"cls_dim": 6, "text_dim": 5, "token_dim": 4, "motion_color_levels": 2})
-    missing = ext.load_state_dict(base.state_dict(), strict=False).missing_keys
-    assert sorted(missing) == ["semantic_color.0.bias", "semantic_color.0.weight",
-                               "semantic_color.1.bias", "semantic_color.1.weight"]
-    g = torch.Generator().manual_seed(0)
-    cls, col = torch.randn(2, 3, 6, generator=g), torch.rand(2, 3, 8, generator=g)
-    times, text = torch.zeros(2, 3), torch.randn(2, 5, generator=g)
-    tb, _ = base.tokens(cls, times, text)
-    te, _ = ext.tokens(torch.cat([cls, col], -1), times, text)
-    torch.testing.assert_close(te, tb)  # extended from a pack without it: the same tokens
-    with torch.no_grad():
-        ext.semantic_color[1].weight.normal_(generator=g)
-    te2, _ = ext.tokens(torch.cat([cls, col], -1), times, text)
-    assert not torch.allclose(te2[:, :3], tb[:, :3])  # now the colour moves the semantic tokens
-    torch.testing.assert_close(te2[:, 3], tb[:, 3])  # and not the text token
-
-
-def test_generator_stage_trains_the_colour_branch_and_exports(tmp_path):
-    nets = json.loads(json.dumps(TINY_NETWORKS))
-    nets["cond"]["motion_color_levels"] = 2
-    man = base_manifest(nets, name="tiny-mc", window_seconds=1.0, overlap_seconds=0.25)
-    sets = {"train": ClipSet.from_records(synthetic_records(3), 2), "val": ClipSet.from_records(synthetic_records(2, 1), 2)}
-    r = prepare_from_clipsets(tmp_path / "run", man, sets)
-    from engine.train.batches import Batcher
-
-    b = Batcher(r, "train", with_sem=True).crop(np.random.default_rng(0), 2)
-    assert b["tok"].shape[-1] == int(r.nets["cond"].config["cls_dim"]) + 8
-    s = train_stage(r, "generator", TrainConfig(out=r.out, steps=2, batch=2, quiet=True, log_every=1))
-    assert np.isfinite(s["val_x0_mse"]) and (r.out / "prep" / "mcolor2_train.npz").is_file()
-    w = r.nets["cond"].semantic_color[1].weight
-    assert float(w.abs().sum()) > 0  # the zero-initialised branch learned
-    pack = export_run(r, tmp_path / "pack")
-    from engine.generation import load_pack
-
-    assert load_pack(pack).net("cond").color_bins == 8
-
-
-def test_color_motion_frames_keep_rgb_and_the_gray_difference():
-    from engine.models.visual import motion_frames
-
-    rng = np.random.default_rng(1)
-    frames = rng.integers(0, 255, (5, 16, 16, 3), dtype=np.uint8)
-    frames[3] = frames[2]  # a repeat
-    col, gray = motion_frames(frames, 8, color=True), motion_frames(frames, 8)
-    assert col.shape == (5, 4, 8, 8) and col.dtype == np.uint8
-    area = frames.reshape(5, 8, 2, 8, 2, 3).astype(float).mean((2, 4)).transpose(0, 3, 1, 2)
-    assert np.abs(col[:, :3].astype(float) - area).max() <= 0.5 + 1e-6  # R, G, B, 2x2 area means
-    # the difference channel is the gray one (float rounding may move a value by one step)
-    assert np.abs(col[:, 3].astype(int) - gray[:, 1].astype(int)).max() <= 1
-    assert np.array_equal(col[3, 3], col[2, 3])  # the repeat carries the last real difference
-    # a red square on a green field of the same brightness: no gray contrast, clear colour contrast
-    f = np.zeros((2, 16, 16, 3), np.uint8)
-    f[..., 1] = 120
-    f[:, 4:12, 4:12] = (120, 0, 0)
-    c = motion_frames(f, 16, color=True)
-    assert np.ptp(motion_frames(f, 16)[0, 0]) == 0 and c[0, 0, 8, 8] == 120 and c[0, 0, 0, 0] == 0
-
-
 @pytest.mark.parametrize("cells", [False, True])
 def test_frame_stream_is_local_in_time_and_per_sample(cells):
     import torch
@@ -271,23 +183,6 @@ def test_layout_head_stage_trains_a_frame_stream_predictor(tmp_path):
     assert load_pack(pack).net("layout").uses_frames
 
 
-def test_color_cell_frame_stream_trains_and_exports(tmp_path):
-    r = _frame_stream_run(tmp_path, "tiny-color", 3, 2, frame_color=1, frame_cells=1)
-    from engine.train.batches import Batcher
-
-    assert Batcher(r, "train", with_sem=False).crop(np.random.default_rng(0), 2)["mframes"].shape[2] == 4
-    before = {k: v.clone() for k, v in r.nets["layout"].frame_stream.cells.state_dict().items()}
-    s = train_stage(r, "layout_head", TrainConfig(out=r.out, steps=2, batch=2, quiet=True, log_every=1))
-    assert np.isfinite(s["val_l2"])
-    after = r.nets["layout"].frame_stream.cells.state_dict()
-    assert any(not np.allclose(before[k].numpy(), after[k].numpy()) for k in before)  # the per-cell convs learn
-    pack = export_run(r, tmp_path / "pack")
-    from engine.generation import load_pack
-
-    T = load_pack(pack).net("layout")
-    assert T.frame_color and T.frame_stream.cells is not None
-
-
 def test_frame_stream_batches_are_augmented_in_train_only(tmp_path):
     from engine.models.visual import motion_frames
     from engine.train.batches import Batcher
@@ -303,21 +198,6 @@ def test_frame_stream_batches_are_augmented_in_train_only(tmp_path):
                 changed += not np.array_equal(out["mframes"][j][: len(raw)], raw)
         assert (changed > 0) == augmented, split
     assert not Batcher(r, "train", with_sem=False).augment  # off unless asked for (--augment-frames)
-
-
-def test_layout_predictor_input_dropout_only_while_training():
-    import torch
-
-    from engine.models.layout_predictor import LayoutPredictor
-
-    torch.manual_seed(0)
-    T = LayoutPredictor({"patch_dim": 8, "cls_dim": 4, "motion_dim": 5, "dim": 16, "heads": 2,
-                         "encoder_layers": 1, "decoder_layers": 1, "input_dropout": 0.5})
-    c, p, m = torch.randn(1, 10, 4), torch.randn(1, 10, 8), torch.randn(1, 10, 5)
-    T.eval()
-    assert torch.equal(T(c, p, m)[0], T(c, p, m)[0])
-    T.train()
-    assert not torch.equal(T(c, p, m)[0], T(c, p, m)[0])
 
 
 def test_seed_run_from_a_broken_pack_names_the_file_and_writes_nothing(tmp_path):

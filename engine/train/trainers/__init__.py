@@ -13,9 +13,9 @@ Hugging Face accelerate: one CPU, one GPU or ``accelerate launch`` on many.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-from engine.experimental.onset_stage import OnsetTrainer, onset_targets
 from engine.train.run import Run
 from engine.train.trainers.generator import GeneratorTrainer
 from engine.train.trainers.joint import JointTrainer
@@ -23,10 +23,14 @@ from engine.train.trainers.layout import LayoutTrainer
 from engine.train.trainers.layout_head import LayoutHeadTrainer
 from engine.train.trainers.loop import StageTrainer, TrainConfig, run_stage, validate_with
 
-#: stage name -> its trainer class (order = the stages' seed index, fixed)
-TRAINERS: dict[str, type[StageTrainer]] = {
-    t.name: t for t in sorted((LayoutTrainer, GeneratorTrainer, JointTrainer, LayoutHeadTrainer, OnsetTrainer),
-                              key=lambda t: t.seed_index)
+#: stage name -> its trainer class, or "module:Class" for one outside this package (loaded on
+#: first use: the experimental stage imports this package's loop). Order = the stages' seed index.
+TRAINERS: dict[str, type[StageTrainer] | str] = {
+    "layout": LayoutTrainer,
+    "generator": GeneratorTrainer,
+    "joint": JointTrainer,
+    "layout_head": LayoutHeadTrainer,
+    "onset": "engine.experimental.onset_stage:OnsetTrainer",
 }
 STAGES = tuple(TRAINERS)
 
@@ -34,7 +38,13 @@ STAGES = tuple(TRAINERS)
 def trainer_for(stage: str) -> StageTrainer:
     if stage not in TRAINERS:
         raise ValueError(f"unknown stage {stage!r}; one of {STAGES}")
-    return TRAINERS[stage]()
+    cls = TRAINERS[stage]
+    if isinstance(cls, str):
+        mod, name = cls.split(":")
+        cls = getattr(importlib.import_module(mod), name)
+    trainer = cls()
+    assert trainer.name == stage and trainer.seed_index == STAGES.index(stage)
+    return trainer
 
 
 def train_stage(run: Run, stage: str, cfg: TrainConfig) -> dict[str, Any]:
@@ -47,4 +57,4 @@ def validate(run: Run, stage: str, cfg: TrainConfig, batches: int | None = None)
     return validate_with(trainer_for(stage), run, cfg, batches)
 
 
-__all__ = ["STAGES", "TRAINERS", "StageTrainer", "TrainConfig", "onset_targets", "train_stage", "trainer_for", "validate"]
+__all__ = ["STAGES", "TRAINERS", "StageTrainer", "TrainConfig", "train_stage", "trainer_for", "validate"]
