@@ -66,6 +66,19 @@ class GenerationParams:
     #: Settings a pack recommends in its ``sampling`` block (the rest are the editor's own).
     PACK_KEYS = ("steps", "guidance", "layout_guidance")
 
+    def sampling_overrides(self, recommended: dict | None) -> dict:
+        """The sampling settings a ``GenerationRequest`` carries: only those the editor set to
+        something other than what the pack recommends (``recommended``, from
+        ``engine.api.sampling_defaults``). The rest stay out, i.e. None = "the pack's value",
+        which the engine fills from the pack that runs. ``recommended`` None (the pack cannot
+        be read): every setting goes in as shown."""
+        out = {}
+        for k in self.PACK_KEYS:
+            v = getattr(self, k)
+            if recommended is None or k not in recommended or type(v)(recommended[k]) != v:
+                out[k] = v
+        return out
+
     def pack_changes(self, sampling: dict) -> dict:
         """The pack-recommended settings of ``sampling`` that differ from these, typed like them."""
         out = {}

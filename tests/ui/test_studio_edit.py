@@ -315,6 +315,8 @@ def test_view_follows_the_playhead():
 
 def test_a_pack_brings_its_recommended_sampling(qtbot, window, clip, monkeypatch):
     import engine.packs
+    from engine.api import SamplingConfig
+    from engine.packs.config import resolve
 
     recommended = {"starter": {"steps": 30, "guidance": 5.0, "layout_guidance": 2.5},
                    "alt": {"steps": 12, "guidance": 3.5, "layout_guidance": 0.0}}
@@ -327,7 +329,11 @@ def test_a_pack_brings_its_recommended_sampling(qtbot, window, clip, monkeypatch
     panel.pack.addItem("alt", "alt")
     panel.pack.setCurrentIndex(panel.pack.findData("alt"))  # picking a pack takes up its settings
     assert (p.pack, p.steps, p.guidance, p.layout_guidance) == ("alt", 12, 3.5, 0.0)
-    assert panel.guidance.value() == 3.5 and window.generation.request(doc.active_lane, None).layout_guidance == 0.0
+    assert panel.guidance.value() == 3.5
+    # the request leaves the pack's own settings to the pack: the engine resolves them to its values
+    req = window.generation.request(doc.active_lane, None)
+    assert (req.steps, req.guidance, req.layout_guidance) == (None, None, None)
+    assert resolve(req, SamplingConfig(**recommended["alt"])).layout_guidance == 0.0
     doc.undo.undo()  # ... as one step
     assert (p.pack, p.steps, p.guidance, p.layout_guidance) == ("starter", 30, 5.0, 2.5)
     assert panel.pack.currentData() == "starter" and panel.steps.value() == 30

@@ -14,7 +14,7 @@ from app.model.project import Lane
 from app.services import jobs
 from app.ui import commands as cmd
 from app.ui.controllers import Controller
-from engine.api import GenerationRequest
+from engine.api import GenerationRequest, V2AError
 
 if TYPE_CHECKING:
     from app.ui.main_window import MainWindow
@@ -46,22 +46,34 @@ class GenerationController(Controller):
 
     # ------------------------------------------------------------------------- requests ----
     def request(self, lane: Lane, region: tuple[float, float] | None) -> GenerationRequest:
+        """What the engine is asked for one lane. Sampling settings go in only where the editor
+        changed them from what the pack recommends; the rest stay None, "the pack's value"
+        (the engine resolves them against the pack that runs, e.g. the AR pack's guidance)."""
         p = self.doc.project.params
         return GenerationRequest(
             video_path=self.doc.info.path,
             layout=lane.layout.to_layout(),
             prompt=lane.prompt,
             negative_prompt=lane.negative_prompt,
-            guidance=p.guidance,
             layout_strength=p.layout_strength,
-            layout_guidance=p.layout_guidance,
-            steps=p.steps,
             seed=p.seed,
             takes=p.takes,
             engine=p.engine,
             region=region,
             reference=lane.reference or None,
+            **p.sampling_overrides(self.recommended_sampling(p.pack)),
         )
+
+    @staticmethod
+    def recommended_sampling(pack: str) -> dict | None:
+        """The sampling settings ``pack`` recommends (``engine.api.sampling_defaults``); None
+        when its manifest cannot be read (then every setting is passed as shown)."""
+        from engine.api import sampling_defaults
+
+        try:
+            return sampling_defaults(pack)
+        except V2AError:
+            return None
 
     def _next_seed(self) -> None:
         if not self.doc.project.params.seed_locked:
