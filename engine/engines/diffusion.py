@@ -178,7 +178,11 @@ def _run_layout_predictor(pack: Pack, feats) -> np.ndarray:
                     onset_p[s : s + w] += onset[j] * weights[a + j]
     values = np.clip(out[:n], 0.0, 1.0)
     if T.has_onset_head:
-        from engine.diffusion.sharpen import DEFAULT_ONSET_MODE, apply_onsets, pick_onsets
+        from engine.experimental.onsets import (  # not shipped
+            DEFAULT_ONSET_MODE,
+            apply_onsets,
+            pick_onsets,
+        )
 
         lay = pack.config.layout
         picked = pick_onsets(onset_p[:n], lay.onset_threshold, lay.onset_min_gap)

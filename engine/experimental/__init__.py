@@ -7,7 +7,7 @@ tests are tests/engine/test_experimental.py.
   ``layout.input_dropout``.
 - ``motion_colour``: S reading the colour of what moves (``cond.motion_color_levels``).
 - ``onsets``: T's onset head (``layout.onset_head``) and the layout shaping at its picked
-  onsets (``layout.onset_mode``); ``engine.diffusion.sharpen`` re-exports it for the engine.
+  onsets (``layout.onset_mode``), used by the diffusion engine only when a pack's T has one.
 - ``onset_stage``: ``v2a train --stage onset`` (trains only that head).
 
 The networks build these parts under the same parameter names as before they moved here, so

@@ -5,7 +5,7 @@ head picks onsets with val precision 0.50 / recall 0.40, and shaping with it (``
 onset accuracy on 24 test clips 0.273 -> 0.297 but lowered AA-Align 0.303 -> 0.266 and layout
 recall 0.58 -> 0.43 and raised FAD 251 -> 270. No shipped pack has an onset head; the path
 stays, off unless a pack's T has ``layout.onset_head`` > 0 (``v2a train --stage onset``,
-engine.experimental.onset_stage). ``engine.diffusion.sharpen`` re-exports the inference side.
+engine.experimental.onset_stage); engine.engines.diffusion calls the inference side.
 
 T is trained with L2, which rewards smearing an event over the columns around it when its
 exact frame is uncertain; G then renders a soft swell and the onset lands anywhere in it.

@@ -88,7 +88,7 @@ class LayoutSettings:
     grid: LayoutConfig = field(default_factory=LayoutConfig)
     onset_threshold: float = 0.5
     onset_min_gap: int = 3
-    onset_mode: str = ""  # "" = engine.diffusion.sharpen.DEFAULT_ONSET_MODE
+    onset_mode: str = ""  # "" = engine.experimental.onsets.DEFAULT_ONSET_MODE
 
     @property
     def columns_per_second(self) -> float:
