@@ -49,10 +49,14 @@ class ProjectError(V2AError):
     """A project file is unreadable or inconsistent."""
 
 
+#: The Engine menu: "auto" picks per lane at generation time (``GenerationParams.engine_for``).
+ENGINES = ("auto", "diffusion", "ar", "library")
+
+
 @dataclass
 class GenerationParams:
     pack: str = "starter"
-    engine: str = "diffusion"
+    engine: str = "auto"  # one of ENGINES
     # the engine's defaults (engine.packs.config.SamplingConfig); a pack's recommendations
     # replace them when it is chosen (``pack_changes``)
     steps: int = _SAMPLING.steps
@@ -65,6 +69,16 @@ class GenerationParams:
 
     #: Settings a pack recommends in its ``sampling`` block (the rest are the editor's own).
     PACK_KEYS = ("steps", "guidance", "layout_guidance")
+    #: The engine of a project saved before "auto" existed (its file names no engine).
+    LEGACY_ENGINE = "diffusion"
+
+    def engine_for(self, prompt: str, reference: str | None) -> str:
+        """The engine a lane runs on. "auto" is the CLI's ``--engine auto``: a lane whose prompt
+        or Sound (reference recording) says what it is gets the library engine (real
+        recordings), any other lane the diffusion engine. An explicit choice is kept."""
+        if self.engine != "auto":
+            return self.engine
+        return "library" if (prompt.strip() or reference) else "diffusion"
 
     def sampling_overrides(self, recommended: dict | None) -> dict:
         """The sampling settings a ``GenerationRequest`` carries: only those the editor set to
@@ -417,6 +431,7 @@ class _Checker:
 
     def params(self, raw) -> GenerationParams:
         p = GenerationParams()
+        p.engine = GenerationParams.LEGACY_ENGINE  # a file that names no engine predates "auto"
         if raw is None:
             return p
         if not isinstance(raw, dict):

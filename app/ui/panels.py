@@ -38,6 +38,8 @@ from app.ui import commands as cmd
 from app.ui.document import StudioDocument
 
 SOUND_FILTER = "Audio (*.wav *.flac *.ogg *.oga *.mp3 *.aif *.aiff);;All files (*)"
+AUTO_TIP = ("Per lane when generating: a lane with a prompt or a Sound gets the Library engine (real "
+            "recordings), any other lane Diffusion. Each take names the engine that made it")
 NOT_FOR_LIBRARY = "Not used by the Library engine: it places real recordings on the layout, nothing is sampled"
 
 
@@ -357,11 +359,14 @@ class GenerationPanel(QWidget):
         self.pack.setToolTip("The model pack that predicts layouts and generates sound (its recommended steps "
                              "and guidance come with it)")
         self.engine = QComboBox()
-        self.engine.setToolTip("How sound is made: diffusion, autoregressive, or real recordings from the library")
+        self.engine.setToolTip("How sound is made: Auto (per lane), diffusion, autoregressive, or real recordings "
+                               "from the library")
+        self.engine.addItem("Auto (per lane)", "auto")
         self.engine.addItem("Diffusion (TiVA)", "diffusion")
         self.engine.addItem("Autoregressive (V-AURA)", "ar")
         self.engine.addItem("Library (real recordings)", "library")
-        self.engine.setItemData(2, "Real recordings from the sound library placed on each lane's layout "
+        self.engine.setItemData(0, AUTO_TIP, Qt.ItemDataRole.ToolTipRole)
+        self.engine.setItemData(3, "Real recordings from the sound library placed on each lane's layout "
                                    "(the lane's Sound, else its prompt)", Qt.ItemDataRole.ToolTipRole)
         self.steps = _spin(1, 200, 25)
         self.guidance = _dspin(0, 20, 5, 0.5, 1)
@@ -501,9 +506,10 @@ class GenerationPanel(QWidget):
             self.layout_guidance.setValue(p.layout_guidance)
             # The AR engine samples tokens with one CFG scale and the library engine samples
             # nothing: the controls they ignore are disabled, and their tool tip says why.
+            # Auto may run diffusion on some lanes: everything stays on.
             library = p.engine == "library"
             for w in (self.steps, self.strength, self.layout_guidance):
-                w.setEnabled(p.engine == "diffusion")
+                w.setEnabled(p.engine in ("diffusion", "auto"))
             self.guidance.setEnabled(not library)
             for w, tip in self._tips.items():
                 w.setToolTip(NOT_FOR_LIBRARY if library else tip)

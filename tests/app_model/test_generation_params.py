@@ -47,3 +47,41 @@ def test_an_ar_lane_gets_the_ar_packs_guidance_unless_the_user_changed_it():
         p.guidance = 4.5  # the editor's own choice wins
         req = GenerationRequest(video_path="clip.mp4", engine="ar", **p.sampling_overrides(sampling_defaults(pack)))
         assert req.guidance == 4.5 and resolve(req, ar).guidance == 4.5
+
+
+def test_auto_picks_the_engine_per_lane_like_the_cli():
+    p = GenerationParams()
+    assert p.engine == "auto"  # a new project's default
+    assert p.engine_for("", None) == "diffusion"
+    assert p.engine_for("   ", None) == "diffusion"
+    assert p.engine_for("footsteps on gravel", None) == "library"  # a prompt: real recordings
+    assert p.engine_for("", "/sounds/knock.wav") == "library"  # a Sound: real recordings
+    for explicit in ("diffusion", "ar", "library"):  # an explicit choice is kept on every lane
+        p.engine = explicit
+        assert p.engine_for("footsteps", "/sounds/knock.wav") == explicit
+        assert p.engine_for("", None) == explicit
+
+
+def test_the_engine_choice_is_saved_and_older_projects_keep_theirs(tmp_path):
+    import json
+
+    import numpy as np
+
+    from app.model.layout import LayoutDoc
+    from app.model.project import Lane, Project
+
+    p = Project(str(tmp_path / "clip.mp4"))
+    p.add_lane(Lane("steps", LayoutDoc(np.zeros((30, 5), np.float32), 10.0)))
+    out = p.save(tmp_path / "auto.v2aproj")
+    assert json.loads(out.read_text())["params"]["engine"] == "auto"
+    assert Project.load(out).params.engine == "auto"
+    p.params.engine = "ar"
+    assert Project.load(p.save(tmp_path / "ar.v2aproj")).params.engine == "ar"
+    # a project from before "auto": its engine as saved, or diffusion where it names none
+    doc = json.loads(out.read_text())
+    for params, want in (({**doc["params"], "engine": "diffusion"}, "diffusion"),
+                         ({k: v for k, v in doc["params"].items() if k != "engine"}, "diffusion"),
+                         (None, "diffusion")):
+        old = tmp_path / f"old_{want}_{params is None}.v2aproj"
+        old.write_text(json.dumps({**doc, "params": params}))
+        assert Project.load(old).params.engine == want

@@ -54,7 +54,7 @@ def test_library_engine_generates_a_footstep_take_and_exports_credits(qtbot, sta
         assert not w.isEnabled() and w.toolTip() == NOT_FOR_LIBRARY
     assert gp.seed.isEnabled() and gp.takes.isEnabled()
     doc.undo.undo()  # the engine choice is one undo step; the controls come back
-    assert doc.project.params.engine == "diffusion" and gp.steps.isEnabled() and gp.guidance.toolTip() != NOT_FOR_LIBRARY
+    assert doc.project.params.engine == "auto" and gp.steps.isEnabled() and gp.guidance.toolTip() != NOT_FOR_LIBRARY
     doc.undo.redo()
     assert gp.engine.currentData() == "library" and not gp.steps.isEnabled()
     gp.takes.setValue(1)

@@ -48,7 +48,8 @@ class GenerationController(Controller):
     def request(self, lane: Lane, region: tuple[float, float] | None) -> GenerationRequest:
         """What the engine is asked for one lane. Sampling settings go in only where the editor
         changed them from what the pack recommends; the rest stay None, "the pack's value"
-        (the engine resolves them against the pack that runs, e.g. the AR pack's guidance)."""
+        (the engine resolves them against the pack that runs, e.g. the AR pack's guidance).
+        The Auto engine is decided per lane here: the request names the engine that runs."""
         p = self.doc.project.params
         return GenerationRequest(
             video_path=self.doc.info.path,
@@ -58,7 +59,7 @@ class GenerationController(Controller):
             layout_strength=p.layout_strength,
             seed=p.seed,
             takes=p.takes,
-            engine=p.engine,
+            engine=p.engine_for(lane.prompt, lane.reference),
             region=region,
             reference=lane.reference or None,
             **p.sampling_overrides(self.recommended_sampling(p.pack)),
