@@ -92,6 +92,15 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), attr)
 
 
+def pack_engine(pack: str | None = None) -> str:
+    """The engine a pack declares ("diffusion", "ar"); torch-free. PackError if unreadable."""
+    from engine.packs import find_pack, read_manifest
+    from engine.packs.config import pack_config
+
+    d = find_pack(pack)
+    return pack_config(read_manifest(d), d).engine
+
+
 def layout_grid(pack: str | None = None) -> tuple[float, int]:
     """(columns per second, bands) of the layouts ``pack`` works on — the grid new lanes get.
     Torch-free (reads pack.json); a pack that cannot be read gives the engine's default grid."""
@@ -133,6 +142,7 @@ __all__ = [
     "Take",
     "V2AError",
     "layout_grid",
+    "pack_engine",
     "read_sound",
     "run_to_completion",
     "timebase",

@@ -63,10 +63,11 @@ class EngineContext:
         """Load (once) and return a pack; the first call imports torch (in this process)."""
         key = name or "starter"
         if key not in self.packs:
-            from engine.api import load_pack  # first torch import happens here
+            from engine.api import load_pack, pack_engine  # first torch import happens here
 
             _leave_a_core_for_the_gui()
-            self.packs[key] = load_pack(name, device="auto")  # CUDA when present, else CPU
+            # a pack is loaded by the engine it declares (an AR pack is not a diffusion pack)
+            self.packs[key] = load_pack(name, device="auto", engine=pack_engine(name))  # CUDA when present
             if self._on_pack_loaded is not None:
                 self._on_pack_loaded(key, pack_device(self.packs[key]))
         return self.packs[key]

@@ -117,3 +117,23 @@ def test_the_worker_reads_the_library_once_and_survives_a_missing_layout_pack(tm
     sentinel = type("P", (), {"engine": "diffusion"})()
     monkeypatch.setattr(ctx, "pack", lambda name: sentinel)
     assert ctx.library("starter")._layout_pack is sentinel and ctx.library().index is a.index
+
+
+def test_the_worker_loads_a_pack_by_the_engine_it_declares(sample_clip):
+    """Choosing the AR pack in the studio loads it as an AR pack (it was loaded as a diffusion
+    pack and refused), and an AR take runs through the worker's job on it."""
+    import numpy as np
+
+    from app.services import jobs
+    from app.services.engine_worker import EngineContext
+    from engine.api import AudioLayout, CancelToken, GenerationRequest, run_to_completion
+
+    ctx = EngineContext()
+    assert ctx.pack("starter-ar").engine == "ar"
+    assert ctx.pack("starter").engine == "diffusion"
+    lay = AudioLayout(np.full((25, 5), 0.4, np.float32), 25.0)
+    req = GenerationRequest(str(sample_clip), layout=lay, engine="ar", region=(0.0, 1.0))
+    out = run_to_completion(jobs._generate_raw([("l1", "Lane 1", req)], "starter-ar", ctx, CancelToken()))
+    (take,) = out["l1"]
+    assert take.engine == "ar" and take.start == 0.0 and take.duration == 1.0
+    assert take.meta["guidance"] == 6.0  # unset: the AR pack's own
