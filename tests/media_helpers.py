@@ -328,3 +328,61 @@ def synthetic_records(n: int, seed: int = 0) -> list:
         recs.append(Record(f"s{i}", frames, mel, np.array([1.0, float(i % 2)], np.float32),
                            "a knock on wood" if i % 2 else ""))
     return recs
+
+
+# -- a ball that falls and bounces, seen by a (panning) camera: contact detection ----------
+BOUNCE_FPS = 25
+BOUNCE_W, BOUNCE_H = 192, 144
+BOUNCES = (18, 36)  # frames where the ball hits the ground
+
+
+def _trajectory(
+    n: int, bounces=(18, 36, 50), top: float = 24.0, ground: float = BOUNCE_H - 20
+) -> np.ndarray:
+    ys = np.full(n, ground)
+    h0 = ground - top
+    for i in range(n):
+        if i <= bounces[0]:  # dropped from rest
+            ys[i] = top + h0 * (i / bounces[0]) ** 2
+            continue
+        for k in range(1, len(bounces)):
+            a, b = bounces[k - 1], bounces[k]
+            if a < i <= b:  # a lower parabolic hop between two bounces
+                mid = (a + b) / 2
+                ys[i] = ground - h0 * 0.55**k * (1 - ((i - mid) / ((b - a) / 2)) ** 2)
+                break
+    return ys
+
+
+def write_bounce_clip(path, n=60, pan=(2.0, 0.5), ball=True, still=False, seed=0) -> None:
+    """A textured background seen by a panning camera; a shaded ball falls and bounces."""
+    import av
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    big = cv2.GaussianBlur(rng.integers(0, 255, (BOUNCE_H + 600, BOUNCE_W + 600), dtype=np.uint8), (0, 0), 3)
+    big = cv2.normalize(big, None, 40, 200, cv2.NORM_MINMAX)
+    ys = _trajectory(n)
+    yy, xx = np.mgrid[-12:13, -12:13]
+    disc = xx * xx + yy * yy <= 144
+    shade = np.clip(255 - 5 * np.hypot(xx + 4, yy + 4), 150, 255)
+    shade = np.where(np.hypot(xx - 4, yy - 1) < 4, 30, shade)
+    colour = np.stack([shade, shade * 0.95, shade * 0.5], -1).astype(np.uint8)
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=BOUNCE_FPS)
+        s.width, s.height, s.pix_fmt = BOUNCE_W, BOUNCE_H, "yuv420p"
+        s.options = {"crf": "18", "preset": "ultrafast"}
+        for i in range(n):
+            ox, oy = (
+                (300, 300)
+                if still
+                else (int(round(300 + i * pan[0])), int(round(300 + i * pan[1])))
+            )
+            fr = cv2.cvtColor(big[oy : oy + BOUNCE_H, ox : ox + BOUNCE_W], cv2.COLOR_GRAY2RGB)
+            if ball and not still:
+                cy, cx = int(round(ys[i])), BOUNCE_W // 2
+                fr[cy - 12 : cy + 13, cx - 12 : cx + 13][disc] = colour[disc]
+            for p in s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(fr), format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)

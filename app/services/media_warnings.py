@@ -27,6 +27,7 @@ class MediaWarnings(QObject):
         self._lock = threading.Lock()
         self._seen: set[str] = set()
         self._previous: Any = None
+        self._hook: Any = None
 
     def report(self, message: str) -> None:
         """Show ``message`` unless this clip already showed it (any thread)."""
@@ -42,24 +43,26 @@ class MediaWarnings(QObject):
             self._seen.clear()
 
     def install(self) -> None:
-        """Route ``MediaWarning``s of this process here (others go where they went)."""
-        if self._previous is not None:
+        """Route ``MediaWarning``s of this process here (others go where they went). Again
+        after anything (``warnings.catch_warnings``) put the previous hook back."""
+        if self._hook is not None and warnings.showwarning is self._hook:
             return
-        self._previous = warnings.showwarning
+        previous = warnings.showwarning
         warnings.simplefilter("always", MediaWarning)  # the engine already warns once per file
 
         def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
             if isinstance(category, type) and issubclass(category, MediaWarning):
                 self.report(str(message))
             else:
-                self._previous(message, category, filename, lineno, file, line)
+                previous(message, category, filename, lineno, file, line)
 
+        self._previous, self._hook = previous, show
         warnings.showwarning = show
 
     def uninstall(self) -> None:
-        if self._previous is not None:
+        if self._hook is not None and warnings.showwarning is self._hook:
             warnings.showwarning = self._previous
-            self._previous = None
+        self._previous = self._hook = None
 
 
 _INSTANCE: MediaWarnings | None = None

@@ -36,6 +36,7 @@ class StudioDocument(QObject):
         self.motion_times = np.zeros(0)
         self.motion_curve = np.zeros(0)
         self.motion_peaks = np.zeros(0)
+        self.contacts = np.zeros(0)  # the contact detector's times (engine.video), once found
         self.clipboard: np.ndarray | None = None
         self.clip_audio: tuple[np.ndarray, int] | None = None
         self.layout_ready = False
@@ -51,7 +52,7 @@ class StudioDocument(QObject):
         self.undo.setClean()
         v = info.video
         self.timeline.reset(v.duration if v else info.duration, v.fps if v else 25)
-        self.motion_times = self.motion_curve = self.motion_peaks = np.zeros(0)
+        self.motion_times = self.motion_curve = self.motion_peaks = self.contacts = np.zeros(0)
         self.clipboard = None
         self.take_display = {}
         self.layout_ready = bool(project.lanes)
@@ -104,7 +105,15 @@ class StudioDocument(QObject):
 
     def set_motion(self, times: np.ndarray, curve: np.ndarray) -> None:
         self.motion_times, self.motion_curve = times, curve
-        self.motion_peaks = motion_peaks(curve, times)
+        if not len(self.contacts):  # until the contact detector has spoken
+            self.motion_peaks = motion_peaks(curve, times)
+        self.motion_changed.emit()
+
+    def set_contacts(self, times: np.ndarray) -> None:
+        """Contacts from the engine's detector: from now on the targets of "motion" snapping
+        (the motion curve's peaks are a stand-in while it runs)."""
+        self.contacts = np.asarray(times, np.float64)
+        self.motion_peaks = self.contacts
         self.motion_changed.emit()
 
     def snap(self, t: float) -> float:

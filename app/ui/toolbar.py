@@ -23,7 +23,7 @@ from app.ui.document import StudioDocument
 from app.ui.panels import _dspin
 
 SNAP_LABELS = {"off": "off", "frames": "frames", "motion": "motion peaks"}
-SNAP_TARGETS = {"frames": "frame starts", "motion": "motion peaks"}  # for status messages
+SNAP_TARGETS = {"frames": "frame starts", "motion": "contacts (motion peaks)"}  # for status messages
 
 
 class FlowLayout(QLayout):

@@ -14,6 +14,7 @@ from app.model.layout import LayoutDoc
 from app.model.project import Lane, Project, ProjectError
 from app.services.autosave import AutosaveSlot, RecentFiles, remove_slot
 from app.services.frames import ClipAnalyzer, ThumbnailServer
+from app.services.media_warnings import media_warnings
 from app.services.sounds import is_sound_file
 from app.ui.controllers import Controller
 from app.ui.prefs import prefs
@@ -41,6 +42,17 @@ class FileController(Controller):
         self._audio_poll = QTimer(self)
         self._audio_poll.setInterval(40)
         self._audio_poll.timeout.connect(self._poll_clip_audio)
+        # Contacts (engine.video's optical-flow detector) for snapping, also off the GUI thread.
+        self._contact_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="contacts")
+        self._contact_future: tuple[str, Future] | None = None
+        self._contact_poll = QTimer(self)
+        self._contact_poll.setInterval(100)
+        self._contact_poll.timeout.connect(self._poll_contacts)
+        # Damaged media (skipped packets) read anywhere for this clip: one status-bar line each.
+        self.media_warnings = media_warnings()
+        self.media_warnings.install()
+        self.media_warnings.warned.connect(self._on_media_warning)
+        self._warnings_connected = True
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setInterval(AUTOSAVE_MS)
         self.autosave_timer.timeout.connect(self.autosave)
@@ -118,6 +130,8 @@ class FileController(Controller):
         # A clip whose first frame is still pending must not start its services later.
         self.pending_start = None
         self._audio_future = None
+        self._contact_future = None
+        self.media_warnings.reset()  # the next clip's damage is news again
         self.win.edit.last_hit = None
         self.win.playback.stop()
         self.win.generation.cancel_prediction()
@@ -213,6 +227,7 @@ class FileController(Controller):
         # the window shut down) belongs to no document.
         analyzer.motion_ready.connect(lambda t, c: self.doc.set_motion(t, c) if self.analyzer is analyzer else None)
         self._read_clip_audio()
+        self._find_contacts()
         if pending[1]:
             self.win.generation.predict_layout()
 
@@ -255,6 +270,36 @@ class FileController(Controller):
         if self.doc.clip_audio is None:
             self.doc.clip_audio = (audio, sr)
         timeline.set_clip_audio(audio, sr)
+
+    # -------------------------------------------------------------------------- contacts ----
+    def _find_contacts(self) -> None:
+        """Snapping targets from the engine's contact detector (the frames where motion stops
+        or reverses, camera motion removed), computed once per clip off the GUI thread."""
+        from app.model.snap import contact_peaks_job
+        from engine.api import run_to_completion
+
+        path = self.doc.info.path
+        self._contact_future = (path, self._contact_pool.submit(lambda: run_to_completion(contact_peaks_job(path))))
+        self._contact_poll.start()
+
+    def _poll_contacts(self) -> None:
+        if self._contact_future is None:
+            self._contact_poll.stop()
+            return
+        path, fut = self._contact_future
+        if not fut.done():
+            return
+        self._contact_future = None
+        self._contact_poll.stop()
+        if self.win.shutting_down or self.doc.info is None or self.doc.info.path != path:
+            return
+        try:
+            self.doc.set_contacts(fut.result())
+        except Exception as e:  # noqa: BLE001 - snapping falls back to the motion curve's peaks
+            self.status(f"Contacts not found ({e}); snapping uses motion peaks", 6000)
+
+    def _on_media_warning(self, message: str) -> None:
+        self.status(f"⚠ {message}", 15000)
 
     # ------------------------------------------------------------------------------ save ----
     def save(self) -> bool:
@@ -343,6 +388,11 @@ class FileController(Controller):
         self.reset_clip_services()
         self._audio_poll.stop()
         self._audio_pool.shutdown(wait=False, cancel_futures=True)
+        self._contact_poll.stop()
+        self._contact_pool.shutdown(wait=False, cancel_futures=True)
+        if self._warnings_connected:
+            self.media_warnings.warned.disconnect(self._on_media_warning)
+            self._warnings_connected = False
 
     def discard_autosave(self) -> None:
         if self.autosave_slot is not None:
