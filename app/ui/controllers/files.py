@@ -3,11 +3,12 @@ the services a clip starts once its first frame is shown (thumbnails, motion, it
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from app.model.layout import LayoutDoc
@@ -27,6 +28,50 @@ VIDEO_FILTER = "Video or project (*.mp4 *.mov *.mkv *.m4v *.avi *.webm *.v2aproj
 AUTOSAVE_MS = 30_000
 
 
+class ClipWork(QObject):
+    """One piece of per-clip work off the GUI thread (its own thread), its result handed to
+    ``on_result(value_or_exception)`` in the GUI thread — unless another clip was opened (or
+    the window is closing) by then."""
+
+    def __init__(self, ctrl: FileController, name: str, on_result: Callable[[object], None], interval: int) -> None:
+        super().__init__(ctrl)
+        self._ctrl, self._on_result = ctrl, on_result
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._pending: tuple[str, Future] | None = None
+        self._poll = QTimer(self)
+        self._poll.setInterval(interval)
+        self._poll.timeout.connect(self._check)
+
+    def start(self, path: str, fn: Callable[[], object]) -> None:
+        self._pending = (path, self._pool.submit(fn))
+        self._poll.start()
+
+    def forget(self) -> None:
+        self._pending = None
+
+    def _check(self) -> None:
+        if self._pending is None:
+            self._poll.stop()
+            return
+        path, fut = self._pending
+        if not fut.done():
+            return
+        self._pending = None
+        self._poll.stop()
+        win, doc = self._ctrl.win, self._ctrl.doc
+        if win.shutting_down or doc.info is None or doc.info.path != path:
+            return  # another clip was opened meanwhile
+        try:
+            value = fut.result()
+        except Exception as e:  # noqa: BLE001 - handed over: the caller says what it means
+            value = e
+        self._on_result(value)
+
+    def shutdown(self) -> None:
+        self._poll.stop()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
 class FileController(Controller):
     def __init__(self, win: MainWindow, autosave: bool = True) -> None:
         super().__init__(win)
@@ -36,18 +81,10 @@ class FileController(Controller):
         self.thumbs: ThumbnailServer | None = None
         self.pending_start: tuple[str, bool] | None = None  # (clip, predict) until its first frame
         self._autosaved_index = -1
-        # The clip's own audio is read off the GUI thread for its waveform row.
-        self._audio_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clip-audio")
-        self._audio_future: tuple[str, Future] | None = None
-        self._audio_poll = QTimer(self)
-        self._audio_poll.setInterval(40)
-        self._audio_poll.timeout.connect(self._poll_clip_audio)
-        # Contacts (engine.video's optical-flow detector) for snapping, also off the GUI thread.
-        self._contact_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="contacts")
-        self._contact_future: tuple[str, Future] | None = None
-        self._contact_poll = QTimer(self)
-        self._contact_poll.setInterval(100)
-        self._contact_poll.timeout.connect(self._poll_contacts)
+        # The clip's own audio (its waveform row) and its contacts (engine.video's optical-flow
+        # detector, for snapping) are worked out off the GUI thread.
+        self._audio_work = ClipWork(self, "clip-audio", self._clip_audio_read, 40)
+        self._contact_work = ClipWork(self, "contacts", self._contacts_found, 100)
         # Damaged media (skipped packets) read anywhere for this clip: one status-bar line each.
         self.media_warnings = media_warnings()
         self.media_warnings.install()
@@ -129,8 +166,8 @@ class FileController(Controller):
     def reset_clip_services(self) -> None:
         # A clip whose first frame is still pending must not start its services later.
         self.pending_start = None
-        self._audio_future = None
-        self._contact_future = None
+        self._audio_work.forget()
+        self._contact_work.forget()
         self.media_warnings.reset()  # the next clip's damage is news again
         self.win.edit.last_hit = None
         self.win.playback.stop()
@@ -244,29 +281,15 @@ class FileController(Controller):
         from engine.api import read_audio
 
         path, sr = info.path, self.win.playback.player.sample_rate
-        self._audio_future = (path, self._audio_pool.submit(read_audio, path, sr))
-        self._audio_poll.start()
+        self._audio_work.start(path, lambda: read_audio(path, sr))
 
-    def _poll_clip_audio(self) -> None:
-        if self._audio_future is None:
-            self._audio_poll.stop()
-            return
-        path, fut = self._audio_future
-        if not fut.done():
-            return
-        self._audio_future = None
-        self._audio_poll.stop()
-        if self.win.shutting_down or self.doc.info is None or self.doc.info.path != path:
-            return  # another clip was opened meanwhile
+    def _clip_audio_read(self, result: object) -> None:
         timeline = self.win.timeline
-        try:
-            audio, sr = fut.result()
-        except V2AError as e:
-            timeline.set_clip_audio(None, message=f"Cannot read the clip's audio: {e.message}")
+        if isinstance(result, Exception):  # a damaged track must not stop the editor
+            why = result.message if isinstance(result, V2AError) else str(result)
+            timeline.set_clip_audio(None, message=f"Cannot read the clip's audio: {why}")
             return
-        except Exception as e:  # noqa: BLE001 - a damaged track must not stop the editor
-            timeline.set_clip_audio(None, message=f"Cannot read the clip's audio: {e}")
-            return
+        audio, sr = result
         if self.doc.clip_audio is None:
             self.doc.clip_audio = (audio, sr)
         timeline.set_clip_audio(audio, sr)
@@ -279,24 +302,13 @@ class FileController(Controller):
         from engine.api import run_to_completion
 
         path = self.doc.info.path
-        self._contact_future = (path, self._contact_pool.submit(lambda: run_to_completion(contact_peaks_job(path))))
-        self._contact_poll.start()
+        self._contact_work.start(path, lambda: run_to_completion(contact_peaks_job(path)))
 
-    def _poll_contacts(self) -> None:
-        if self._contact_future is None:
-            self._contact_poll.stop()
+    def _contacts_found(self, result: object) -> None:
+        if isinstance(result, Exception):  # snapping falls back to the motion curve's peaks
+            self.status(f"Contacts not found ({result}); snapping uses motion peaks", 6000)
             return
-        path, fut = self._contact_future
-        if not fut.done():
-            return
-        self._contact_future = None
-        self._contact_poll.stop()
-        if self.win.shutting_down or self.doc.info is None or self.doc.info.path != path:
-            return
-        try:
-            self.doc.set_contacts(fut.result())
-        except Exception as e:  # noqa: BLE001 - snapping falls back to the motion curve's peaks
-            self.status(f"Contacts not found ({e}); snapping uses motion peaks", 6000)
+        self.doc.set_contacts(result)
 
     def _on_media_warning(self, message: str) -> None:
         self.status(f"⚠ {message}", 15000)
@@ -386,10 +398,8 @@ class FileController(Controller):
     def shutdown(self) -> None:
         """The clip's services and the audio reader stop; the autosave slot is discarded."""
         self.reset_clip_services()
-        self._audio_poll.stop()
-        self._audio_pool.shutdown(wait=False, cancel_futures=True)
-        self._contact_poll.stop()
-        self._contact_pool.shutdown(wait=False, cancel_futures=True)
+        self._audio_work.shutdown()
+        self._contact_work.shutdown()
         if self._warnings_connected:
             self.media_warnings.warned.disconnect(self._on_media_warning)
             self._warnings_connected = False
