@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/bench_speed.py [--pack starter] [--seconds 10] [--threads 2]
 
 Stages (as the engine's ``generate`` reports them, timed by ``engine.progress.StageTimer``):
-decoding (frames by timestamp), features (ViT + motion stream), layout (predictor T),
+decoding (frames by timestamp, with the ViT + motion features computed chunk by chunk as the
+frames arrive: "features" is only the last chunk's), layout (predictor T),
 sampling (DPM-Solver, the pack's 25 steps, CFG 5, all windows batched), vocoder (Griffin-Lim
 32 it.), then mux (video stream copied + AAC). "end_to_end_s" is one fresh process doing what
 ``v2a generate clip.mp4 -o out.mp4`` does (imports and pack loading included); its peak
@@ -151,8 +152,12 @@ def main() -> int:
                     "load_average_at_end": [round(x, 2) for x in load]},
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.is_file():  # earlier sittings' records stay (this run writes only its own keys)
+        old = json.loads(out.read_text())
+        result.update({k: v for k, v in old.items() if k not in result and k != "note"})
+    out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"{'stage':<16}{'seconds':>9}")
     for k, v in result["stages_s"].items():
         print(f"{k:<16}{v:>9.3f}")
