@@ -8,7 +8,7 @@ from app.model.events import Event
 from app.model.layout import Brush
 
 TOOLS = ("select", "brush", "eraser", "event")
-SNAPS = ("off", "frames", "motion")
+SNAPS = ("off", "frames", "motion", "contacts")
 
 
 @dataclass

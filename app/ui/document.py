@@ -105,15 +105,12 @@ class StudioDocument(QObject):
 
     def set_motion(self, times: np.ndarray, curve: np.ndarray) -> None:
         self.motion_times, self.motion_curve = times, curve
-        if not len(self.contacts):  # until the contact detector has spoken
-            self.motion_peaks = motion_peaks(curve, times)
+        self.motion_peaks = motion_peaks(curve, times)
         self.motion_changed.emit()
 
     def set_contacts(self, times: np.ndarray) -> None:
-        """Contacts from the engine's detector: from now on the targets of "motion" snapping
-        (the motion curve's peaks are a stand-in while it runs)."""
+        """Contacts from the engine's detector (engine.video): the targets of "contacts" snapping."""
         self.contacts = np.asarray(times, np.float64)
-        self.motion_peaks = self.contacts
         self.motion_changed.emit()
 
     def snap(self, t: float) -> float:
@@ -121,10 +118,11 @@ class StudioDocument(QObject):
         mode = self.tools.snap
         if mode == "frames":
             return self.timeline.snap_to_frame(t)
-        if mode == "motion" and len(self.motion_peaks):
+        targets = {"motion": self.motion_peaks, "contacts": self.contacts}.get(mode)
+        if targets is not None and len(targets):
             from app.model.snap import snap_time
 
-            return snap_time(t, self.motion_peaks, max_dist=0.25)
+            return snap_time(t, targets, max_dist=0.25)
         return t
 
     def new_lane_layout(self) -> LayoutDoc:

@@ -22,8 +22,8 @@ from app.model.tools import SNAPS
 from app.ui.document import StudioDocument
 from app.ui.panels import _dspin
 
-SNAP_LABELS = {"off": "off", "frames": "frames", "motion": "motion peaks"}
-SNAP_TARGETS = {"frames": "frame starts", "motion": "contacts (motion peaks)"}  # for status messages
+SNAP_LABELS = {"off": "off", "frames": "frames", "motion": "motion peaks", "contacts": "contacts"}
+SNAP_TARGETS = {"frames": "frame starts", "motion": "motion peaks", "contacts": "contacts"}  # for status messages
 
 
 class FlowLayout(QLayout):
@@ -159,7 +159,9 @@ class ToolBar(QWidget):
         self.snap = QComboBox()
         for s in SNAPS:
             self.snap.addItem(SNAP_LABELS[s], s)
-        self.snap.setToolTip("Where selections, moves, event clicks and S (snap events) land")
+        self.snap.setToolTip("Where selections, moves, event clicks and S (snap events) land: frame starts; "
+                             "motion peaks (the picture's motion curve); contacts (frames where an object "
+                             "lands or stops, camera motion removed - the engine's contact detector)")
         self.snap.currentIndexChanged.connect(lambda _i: t.set("snap", self.snap.currentData()))
         self.snap_label = label("Snap")
         group(self.snap_label, self.snap)

@@ -1,4 +1,4 @@
-"""The studio's "motion peaks" snapping uses the engine's contact detector (issue 20), and a
+"""The studio's "contacts" snapping uses the engine's contact detector (issue 20), and a
 clip with a damaged packet says so in the status bar (once) instead of staying silent."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def test_motion_snapping_lands_on_the_detected_contacts(qtbot, window, tmp_path)
     qtbot.waitUntil(lambda: len(doc.contacts) > 0, timeout=120000)
     for b in BOUNCES:
         assert min(abs(doc.contacts - b / BOUNCE_FPS)) <= 1.0 / BOUNCE_FPS
-    doc.tools.set("snap", "motion")
+    doc.tools.set("snap", "contacts")
     near = BOUNCES[0] / BOUNCE_FPS + 0.09  # a click 2 frames after the first bounce
     assert abs(doc.snap(near) - BOUNCES[0] / BOUNCE_FPS) <= 1.0 / BOUNCE_FPS
     assert doc.snap(0.2) == 0.2  # nothing to snap to in mid-fall

@@ -78,7 +78,7 @@ class EditController(Controller):
         mode = self.doc.tools.snap
         lane, sel = self.doc.active_lane, self.doc.timeline.selection
         if mode == "off":
-            self.status("Snap is off — choose frames or motion peaks in the tool bar (Snap)", 5000)
+            self.status("Snap is off — choose frames, motion peaks or contacts in the tool bar (Snap)", 5000)
             return
         if lane is None or sel is None:
             self.status("Select a time range first: S snaps the events inside it", 4000)
@@ -86,6 +86,9 @@ class EditController(Controller):
         target = SNAP_TARGETS[mode]
         if mode == "motion" and not len(self.doc.motion_peaks):
             self.status("No motion peaks yet: the motion curve is still being computed", 5000)
+            return
+        if mode == "contacts" and not len(self.doc.contacts):
+            self.status("No contacts: the detector is still running or found none in this clip", 5000)
             return
         lay = lane.layout
         onsets = [t for t in lay.event_times() if sel[0] - 1e-9 <= t <= sel[1] + 1e-9]
