@@ -322,7 +322,7 @@ def _engine_pipeline(step: Callable, clip: Path, out: Path, args: argparse.Names
         from engine.api import generate as gen
 
         kw: dict[str, Any] = {"video_path": str(clip), "layout": layout, "seed": 1234,
-                              "prompt": args.prompt, "device": args.device}
+                              "prompt": args.prompt}
         if args.steps:
             kw["steps"] = args.steps
         takes = run_to_completion(gen(GenerationRequest(**kw), pack, CancelToken()))

@@ -39,6 +39,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "detect_onsets": ("engine.audio.onset", "detect_onsets"),
     "layout_from_audio": ("engine.audio.layout", "layout_from_audio"),
     "paint_event": ("engine.audio.layout", "paint_event"),
+    "resize_layout": ("engine.audio.layout", "resize_layout"),
     "resample": ("engine.audio.dsp", "resample"),
     "splice": ("engine.audio.dsp", "splice"),
     "format_duration": ("engine.timebase", "format_duration"),

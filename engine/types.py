@@ -116,7 +116,7 @@ class GenerationRequest:
     takes: int = 1
     engine: str = "diffusion"  # or "ar", or "library" (real recordings placed on the layout)
     region: tuple[float, float] | None = None  # seconds; generate only this range
-    device: str = "auto"
+    # (where the networks run is chosen when the pack is loaded: load_pack(..., device=))
     # Existing audio to continue from (extend a take, regenerate a range joining it): (mono, rate).
     context_audio: tuple[np.ndarray, int] | None = None
     # A recording whose sound the take should have (the library engine places it and its

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.model.events import Event
-from engine.api import AudioLayout, paint_event, timebase
+from engine.api import AudioLayout, paint_event, resize_layout, timebase
 
 # The editing grid of a fresh lane: 25 columns/s (the starter pack's layout rate; one column per
 # frame at 25 fps) × 5 bands. A pack with another grid replaces it before the first edit.
@@ -266,7 +266,7 @@ class LayoutDoc:
         if blk.ndim != 2 or blk.shape[0] == 0:
             return None
         if blk.shape[1] != self.n_bands:
-            blk = resample_bands(blk, self.n_bands)
+            blk = resize_layout(blk, blk.shape[0], self.n_bands).astype(np.float32)
         new = self.values.copy()
         self._place(new, blk, self.col_at(t))
         return self._patch_for(np.clip(new, 0, 1))
@@ -359,21 +359,3 @@ class LayoutDoc:
         idx = np.nonzero(rising)[0]
         keep = [int(i) for k, i in enumerate(idx) if k == 0 or i - idx[k - 1] > 1]
         return [timebase.column_to_seconds(i, self.columns_per_second) for i in keep]
-
-
-def resample_bands(block: np.ndarray, n_bands: int) -> np.ndarray:
-    """Linear resampling along the band axis (a reference cue may have more bands)."""
-    src = np.linspace(0.0, 1.0, block.shape[1])
-    dst = np.linspace(0.0, 1.0, n_bands)
-    return np.stack([np.interp(dst, src, row) for row in block], axis=0).astype(np.float32)
-
-
-def resample_columns(block: np.ndarray, n_columns: int) -> np.ndarray:
-    """Linear resampling along time (to convert between column rates)."""
-    if block.shape[0] == n_columns:
-        return block.astype(np.float32)
-    src = np.linspace(0.0, 1.0, block.shape[0])
-    dst = np.linspace(0.0, 1.0, n_columns)
-    return np.stack([np.interp(dst, src, block[:, b]) for b in range(block.shape[1])], axis=1).astype(
-        np.float32
-    )

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from app.model.layout import resample_bands, resample_columns
 from app.model.mix import normalize_loudness, placed, resample, spliced_take, take_display
 from app.model.project import TakeRecord
 from engine.api import (
@@ -29,6 +28,7 @@ from engine.api import (
     PackError,
     Progress,
     Take,
+    resize_layout,
     timebase,
 )
 
@@ -54,7 +54,7 @@ def audio_layout_of_clip(path: str, duration: float, columns_per_second: float, 
         return None
     lay = layout_from_audio(audio, sr, layout_cfg=LayoutConfig(columns_per_second=columns_per_second, bands=bands))
     n = max(1, int(round(duration * columns_per_second)))
-    vals = resample_bands(lay.values, bands) if lay.n_bands != bands else lay.values
+    vals = resize_layout(lay.values, lay.n_columns, bands) if lay.n_bands != bands else lay.values
     vals = vals[:n] if vals.shape[0] >= n else np.pad(vals, ((0, n - vals.shape[0]), (0, 0)))
     return AudioLayout(vals.astype(np.float32), columns_per_second)
 
@@ -196,10 +196,10 @@ def _reference_layout(path: str, columns_per_second: float, bands: int, ctx,
     cancel.check()
     yield Progress("analysing reference", 1, 2)
     lay = layout_from_audio(audio, sr, layout_cfg=LayoutConfig(columns_per_second=columns_per_second, bands=bands))
-    vals = lay.values
-    if lay.columns_per_second != columns_per_second:
-        vals = resample_columns(vals, int(round(lay.duration * columns_per_second)))
-    return vals if vals.shape[1] == bands else resample_bands(vals, bands)
+    n = int(round(lay.duration * columns_per_second)) if lay.columns_per_second != columns_per_second else lay.n_columns
+    if (n, bands) == lay.values.shape:
+        return lay.values
+    return resize_layout(lay.values, n, bands).astype(np.float32)
 
 
 @dataclass(frozen=True)

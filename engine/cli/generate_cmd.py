@@ -120,7 +120,6 @@ def run_generate(args: argparse.Namespace) -> int:
         seed=args.seed,
         takes=args.takes,
         engine=args.engine,
-        device=args.device,
         reference=args.reference,
         **sampling,  # only what the user set: the engine fills the rest from the pack
     )

@@ -7,9 +7,12 @@ coarse structure (docs/DIFFUSION.md); x0 prediction did within ~600 steps.
 
 from __future__ import annotations
 
+import copy
+from functools import lru_cache
 from typing import Any
 
 from engine.diffusers_import import import_diffusers
+from engine.packs.config import SCHEDULERS
 
 DEFAULT_SCHEDULE: dict[str, Any] = {
     "num_train_timesteps": 1000,
@@ -17,7 +20,7 @@ DEFAULT_SCHEDULE: dict[str, Any] = {
     "prediction_type": "sample",
 }
 
-SAMPLERS = ("dpm", "dpm1", "ddim", "euler", "unipc", "ddpm")
+SAMPLERS = SCHEDULERS  # the names --scheduler offers (engine.packs.config)
 
 def training_scheduler(schedule: dict[str, Any] | None = None):
     DDPMScheduler = import_diffusers().DDPMScheduler
@@ -78,9 +81,16 @@ def _scheduler_class(name: str) -> type:
 
 
 def sampling_scheduler(name: str = "dpm", schedule: dict[str, Any] | None = None):
-    """``dpm`` = DPM-Solver++ 2nd order multistep (TiVA's sampler); others for comparison."""
+    """A fresh sampler: ``dpm`` = DPM-Solver++ 2nd order multistep (TiVA's sampler); the others
+    are offered for comparison. Built once per (name, schedule) and copied for each run (a
+    sampler keeps state while it samples)."""
+    key = (name, tuple(sorted({**DEFAULT_SCHEDULE, **(schedule or {})}.items())))
+    return copy.deepcopy(_built(*key))
 
-    cfg = {**DEFAULT_SCHEDULE, **(schedule or {})}
+
+@lru_cache(maxsize=16)
+def _built(name: str, schedule: tuple[tuple[str, Any], ...]):  # noqa: ANN202 - a diffusers scheduler
+    cfg = dict(schedule)
     common = dict(
         num_train_timesteps=int(cfg["num_train_timesteps"]),
         beta_schedule=str(cfg["beta_schedule"]),

@@ -9,12 +9,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from app.model.layout import resample_bands, resample_columns
 from app.model.project import Lane
 from app.services import jobs
 from app.ui import commands as cmd
 from app.ui.controllers import Controller
-from engine.api import GenerationRequest, V2AError
+from engine.api import GenerationRequest, V2AError, resize_layout
 
 if TYPE_CHECKING:
     from app.ui.main_window import MainWindow
@@ -198,10 +197,8 @@ class GenerationController(Controller):
                 # Nothing edited yet: take the predictor's own grid (no resampling loss).
                 lay.reset_grid(vals, result.layout.columns_per_second)
                 continue
-            if vals.shape[1] != lay.n_bands:
-                vals = resample_bands(vals, lay.n_bands)
-            if vals.shape[0] != lay.n_columns:
-                vals = resample_columns(vals, lay.n_columns)
+            if vals.shape != lay.values.shape:  # the engine's one grid resize
+                vals = resize_layout(vals, lay.n_columns, lay.n_bands).astype(np.float32)
             untouched = np.array_equal(lay.values, lay.predicted)
             lay.set_predicted(vals, replace_values=untouched)
         self.doc.layout_ready = True
