@@ -66,6 +66,18 @@ def seconds_to_column(t: float, columns_per_second: float) -> int:
     return max(0, int(math.floor(t * columns_per_second + 1e-6)))
 
 
+def column_span(a: float, b: float, columns_per_second: float) -> tuple[int, int]:
+    """Columns ``[c0, c1)`` covering ``[a, b)`` seconds: the column holding ``a`` to the first
+    column at or after ``b``; at least one column."""
+    c0 = seconds_to_column(a, columns_per_second)
+    return c0, max(int(math.ceil(b * columns_per_second - 1e-6)), c0 + 1)
+
+
+def index_at_or_after(t: float, rate: float) -> int:
+    """The first index of a stream at ``rate`` per second whose time is ``>= t`` (tolerant)."""
+    return max(0, int(math.ceil(t * rate - 1e-6)))
+
+
 def column_to_seconds(col: float, columns_per_second: float) -> float:
     return col / columns_per_second
 

@@ -89,7 +89,7 @@ def generate_job(
     from engine.audio.dsp import crossfade, peak_limit, resample
     from engine.packs import read_manifest
     from engine.packs.config import pack_config, resolve
-    from engine.timebase import region_bounds
+    from engine.timebase import region_bounds, seconds_to_column, seconds_to_samples
 
     def check() -> None:
         if cancel is not None:
@@ -152,7 +152,7 @@ def generate_job(
         ctx_audio = resample(np.asarray(arr, np.float32).reshape(-1), int(ctx_sr), sr)
         if request.region is None:
             a = min(duration, len(ctx_audio) / sr)  # extend the take after its end
-        p = int(np.floor(a * fr + 1e-6))
+        p = seconds_to_column(a, fr)  # token frames before the region: the prefix
         if p > 0:
             prefix = audio_to_codes(models, ctx_audio, sr)[:p]
     gen_end = b if ctx_audio is not None else duration
@@ -182,7 +182,7 @@ def generate_job(
         seed = int(request.seed) + k
         y = codes_to_audio(models, codes[k], gen_end, seed=seed)
         t_decode = time.perf_counter() - t1
-        ia, ib = int(round(a * sr)), int(round(b * sr))
+        ia, ib = seconds_to_samples(a, sr), seconds_to_samples(b, sr)
         y = np.pad(y, (0, max(0, ib - len(y))))[ia:ib]
         if ctx_audio is not None:  # join the kept audio at the region's edges, inside the region
             x = min(len(y) // 2, int(XFADE_S * sr))

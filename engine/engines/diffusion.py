@@ -24,7 +24,13 @@ from engine.errors import DeviceError, LayoutError, PackError
 from engine.models import module_device
 from engine.packs.config import PackConfig, pack_config, resolve, thaw
 from engine.progress import CancelToken, Job, Progress
-from engine.timebase import columns_for, region_bounds, seconds_to_samples
+from engine.timebase import (
+    column_span,
+    columns_for,
+    index_at_or_after,
+    region_bounds,
+    seconds_to_samples,
+)
 from engine.types import AudioLayout, GenerationRequest, Take
 
 
@@ -290,7 +296,7 @@ def generate(request: GenerationRequest, pack: Pack, cancel: CancelToken | None 
     fr_mel = pack.mel_cfg.frames_per_second
     n_mel = max(1, int(np.ceil(n_samples / pack.mel_cfg.hop_length)))
     cps = layout.columns_per_second
-    c0, c1 = int(np.floor(a * cps + 1e-6)), max(int(np.ceil(b * cps - 1e-6)), int(np.floor(a * cps + 1e-6)) + 1)
+    c0, c1 = column_span(a, b, cps)
     lay_vals = layout.values[c0:c1]
     vae = getattr(pack, "vae", None)
     # G's grid: the mel frames, or ceil(n_mel / f) latent frames at mel rate / f with a VAE
@@ -298,7 +304,7 @@ def generate(request: GenerationRequest, pack: Pack, cancel: CancelToken | None 
     n_g, fr_g = (n_mel, fr_mel) if vae is None else (int(np.ceil(n_mel / f)), fr_mel / f)
     lay_mel = np.clip(resize_layout(lay_vals, n_g, pack.layout_cfg.bands), 0.0, 1.0)
 
-    s0 = int(np.ceil(a * feats.sem_rate - 1e-6))
+    s0 = index_at_or_after(a, feats.sem_rate)
     sem_all = feats.semantic()
     sem = torch.from_numpy(sem_all[s0:]) if s0 < sem_all.shape[0] else torch.from_numpy(sem_all[-1:])
     # the ViT frame at s0 sits at s0/sem_rate; the sampler counts sem times from the region start
