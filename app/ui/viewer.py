@@ -369,29 +369,49 @@ def transport_icon(kind: str, size: int = 32) -> QIcon:
 
 
 class ElidedLabel(QLabel):
-    """A one-line label that ends in … when the window is too narrow for all of it (the
-    full text stays in the tool tip), rather than widening the window."""
+    """A one-line label that never widens the window: when it is too narrow the label shows the
+    longest of its shorter forms that fits (``set_forms``), else ends in …; the full text stays
+    in the tool tip."""
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__(text)
+        self._forms: tuple[str, ...] = ()
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802
         return QSize(24, super().minimumSizeHint().height())
 
     def setText(self, text: str) -> None:  # noqa: N802
+        self._forms = ()
         super().setText(text)
         self.setToolTip(text)
+
+    def set_forms(self, *forms: str) -> None:
+        """The full text, then shorter forms of it (e.g. without the duration and rate)."""
+        super().setText(forms[0])
+        self.setToolTip(forms[0])
+        self._forms = forms
+
+    def shown_text(self) -> str:
+        width, fm = self.contentsRect().width(), self.fontMetrics()
+        for form in self._forms or (self.text(),):
+            if fm.horizontalAdvance(form) <= width:
+                return form
+        return fm.elidedText((self._forms or (self.text(),))[-1], Qt.TextElideMode.ElideRight, width)
 
     def paintEvent(self, _ev) -> None:  # noqa: N802
         p = QPainter(self)
         p.setPen(self.palette().color(self.foregroundRole()))
-        shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width())
+        shown = self.shown_text()
         p.drawText(self.contentsRect(), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), shown)
         p.end()
 
 
 class ShuttleLabel(QLabel):
-    """"forward 2×" / "reverse 8×": as wide as its widest text whatever it shows, so its
-    appearing never changes the transport's size (which made the docks jump)."""
+    """"▶▶ 2×" / "◀◀ 8×" (the tool tip says forward / reverse): as wide as its widest text
+    whatever it shows, so its appearing never changes the transport's size (which made the
+    docks jump); short, so the frame counter keeps room at 1280 px."""
 
-    WIDEST = "  reverse 8×"
+    WIDEST = "  ◀◀ 16×"
 
     def sizeHint(self) -> QSize:  # noqa: N802
         f = QFont(self.font())
@@ -438,6 +458,8 @@ class TransportBar(QWidget):
         lay.addWidget(self.tc)
         self.frame_lbl = ElidedLabel("")
         self.frame_lbl.setObjectName("Dim")
+        # room for its shortest form ("  1234 / 5678") at any window size
+        self.frame_lbl.setMinimumWidth(self.frame_lbl.fontMetrics().horizontalAdvance("  0000 / 0000") + 4)
         lay.addWidget(self.frame_lbl)
         self.speed_lbl = ShuttleLabel("")
         self.speed_lbl.setObjectName("Shuttle")
@@ -465,11 +487,14 @@ class TransportBar(QWidget):
         if self.doc.has_clip:
             fps = float(tl.fps)
             rate = f"{fps:.3f}".rstrip("0").rstrip(".")
-            self.frame_lbl.setText(f"  frame {tl.frame_of(t)} / {tl.last_frame}  ·  {tl.timecode(tl.duration)}  ·  {rate} fps")
+            frame = f"{tl.frame_of(t)} / {tl.last_frame}"
+            self.frame_lbl.set_forms(f"  frame {frame}  ·  {tl.timecode(tl.duration)}  ·  {rate} fps",
+                                     f"  frame {frame}", f"  {frame}")
 
     def _on_speed(self, s: float) -> None:
         self.play_btn.setIcon(transport_icon("pause" if s != 0 else "play"))
-        self.speed_lbl.setText("" if s in (0.0, 1.0) else f"  {'reverse' if s < 0 else 'forward'} {abs(s):g}×")
+        self.speed_lbl.setText("" if s in (0.0, 1.0) else f"  {'◀◀' if s < 0 else '▶▶'} {abs(s):g}×")
+        self.speed_lbl.setToolTip("" if s in (0.0, 1.0) else f"Playing {'in reverse' if s < 0 else 'forward'} at {abs(s):g}× (J / K / L)")
 
 
 class ViewerPanel(QWidget):

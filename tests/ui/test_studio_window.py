@@ -77,6 +77,11 @@ def test_every_tool_bar_control_is_on_screen(qtbot, window, clip, size):
     assert bottom <= glw.viewport().height() + 1
     assert window.timeline.lane_rows[window.doc.active_lane.id].sceneBoundingRect().height() >= 60
     assert window.tools.snap.currentText() == "frames"
+    # the frame counter stays readable: a shorter form of it, never cut to "f…"
+    shown = window.viewer_panel.transport.frame_lbl.shown_text()
+    assert "…" not in shown and "/" in shown, shown
+    if size == (1600, 900):
+        assert "fps" in shown  # room for all of it
 
 
 def test_window_fits_a_small_screen_and_remembers_its_layout(qtbot, studio_home):
