@@ -179,6 +179,11 @@ def features_from_frames(frames: np.ndarray, duration: float, pack) -> ClipFeatu
     return stream.result(duration)
 
 
+#: Part of every cache key: bumped when decoding changes what a clip's features are (v2: AVI
+#: with B-frames decoded in display order, session 14), so stale caches are not reused.
+FEATURES_VERSION = "v2/"
+
+
 def clip_features(
     video_path: str | Path,
     pack,
@@ -196,7 +201,7 @@ def clip_features(
     frame_size = int(T.config["frame_size"]) if getattr(T, "uses_frames", False) else 0
     levels = pack.net("cond").color_levels
     key = hashlib.sha256(
-        (content_hash(video_path) + pack.visual_id + json.dumps(feat, sort_keys=True) + f"/frames{frame_size}"
+        (FEATURES_VERSION + content_hash(video_path) + pack.visual_id + json.dumps(feat, sort_keys=True) + f"/frames{frame_size}"
          + ("/color" if frame_size and T.frame_color else "") + (f"/mcolor{levels}" if levels else "")).encode()
     ).hexdigest()[:32]
     cache = None
