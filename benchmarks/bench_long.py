@@ -83,7 +83,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         clips = [("sample 5.3 s", 5.3, SAMPLE)]
-        for sec in (120, 600):
+        for sec in (10, 120, 600):
             t0 = time.perf_counter()
             clips.append((f"{sec} s", sec, make_clip(d / f"clip{sec}.mp4", sec)))
             print(f"made a {sec} s clip in {time.perf_counter() - t0:.1f} s", flush=True)
@@ -102,10 +102,20 @@ def main() -> None:
         short, long_ = rows.get(f"{cmd} 120 s"), rows.get(f"{cmd} 600 s")
         if short and long_:  # the slope between 2 and 10 minutes
             per_min[cmd] = round((long_["peak_rss_mb"] - short["peak_rss_mb"]) / 8.0, 1)
+    # issue 20's time budget: a 10-minute clip within 60x the wall time of a 10 s one
+    ratio = {cmd: round(rows[f"{cmd} 600 s"]["wall_s"] / rows[f"{cmd} 10 s"]["wall_s"], 1)
+             for cmd in ("predict-layout", "generate") if f"{cmd} 600 s" in rows and f"{cmd} 10 s" in rows}
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        load = []
     out = {
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, CPU only",
-        "clips": "sample: the bundled 5.3 s 720p excerpt; 120 s / 600 s: 320x240 25 fps H.264 made here",
+        "clips": "sample: the bundled 5.3 s 720p excerpt; 10 s / 120 s / 600 s: 320x240 25 fps H.264 made here",
         "after": rows,
+        "wall_600s_over_10s": ratio,
+        "load_average_at_end": load,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "peak_rss_mb_per_extra_minute": per_min,
         "before_commit_d4f755a": BEFORE,
     }
