@@ -330,6 +330,23 @@ def synthetic_records(n: int, seed: int = 0) -> list:
     return recs
 
 
+def frame_stream_run(tmp_path, name: str, n_train: int, n_val: int, same_seed: bool = False, **layout):
+    """A tiny training run (engine.train.run.Run) whose T has a learned frame stream
+    (``layout``: more T config, e.g. frame_color), on ``synthetic_records``."""
+    import json
+
+    from engine.train.data import ClipSet
+    from engine.train.packio import TINY_NETWORKS, base_manifest
+    from engine.train.run import prepare_from_clipsets
+
+    nets = json.loads(json.dumps(TINY_NETWORKS))
+    nets["layout"].update(n_classes=2, frame_stream=8, frame_size=16, **layout)
+    man = base_manifest(nets, name=name, classes=["knock", "wood"], window_seconds=1.0, overlap_seconds=0.25)
+    val = synthetic_records(n_val) if same_seed else synthetic_records(n_val, 1)
+    sets = {"train": ClipSet.from_records(synthetic_records(n_train), 2), "val": ClipSet.from_records(val, 2)}
+    return prepare_from_clipsets(tmp_path / "run", man, sets)
+
+
 # -- a ball that falls and bounces, seen by a (panning) camera: contact detection ----------
 BOUNCE_FPS = 25
 BOUNCE_W, BOUNCE_H = 192, 144

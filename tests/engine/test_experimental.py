@@ -8,24 +8,14 @@ import json
 
 import numpy as np
 import pytest
-from media_helpers import synthetic_records
+from media_helpers import frame_stream_run, synthetic_records
 
 from engine.train.batches import Batcher
 from engine.train.data import ClipSet
 from engine.train.export import export_run
 from engine.train.packio import TINY_NETWORKS, base_manifest
-from engine.train.run import Run, prepare_from_clipsets
+from engine.train.run import prepare_from_clipsets
 from engine.train.trainers import TrainConfig, train_stage
-
-
-def _frame_stream_run(tmp_path, name: str, n_train: int, n_val: int, same_seed: bool = False, **layout) -> Run:
-    """A tiny run whose T has a learned frame stream (``layout``: more T config, e.g. frame_color)."""
-    nets = json.loads(json.dumps(TINY_NETWORKS))
-    nets["layout"].update(n_classes=2, frame_stream=8, frame_size=16, **layout)
-    man = base_manifest(nets, name=name, classes=["knock", "wood"], window_seconds=1.0, overlap_seconds=0.25)
-    val = synthetic_records(n_val) if same_seed else synthetic_records(n_val, 1)
-    sets = {"train": ClipSet.from_records(synthetic_records(n_train), 2), "val": ClipSet.from_records(val, 2)}
-    return prepare_from_clipsets(tmp_path / "run", man, sets)
 
 
 # ---- onset head, --stage onset, layout shaping at onsets (engine.experimental.onsets) ----
@@ -36,7 +26,7 @@ def test_onset_stage_adds_a_head_trains_only_it_and_the_pack_sharpens(tmp_path):
     from engine.experimental.onset_stage import onset_targets
     from engine.train.run import seed_run_from_pack
 
-    r = _frame_stream_run(tmp_path, "tiny-onsets", 4, 2)
+    r = frame_stream_run(tmp_path, "tiny-onsets", 4, 2)
     assert not r.nets["layout"].has_onset_head
     before = {k: v.clone() for k, v in r.nets["layout"].state_dict().items()}
     s = train_stage(r, "onset", TrainConfig(out=r.out, steps=4, batch=2, quiet=True, log_every=1, onset_head=8))
@@ -148,7 +138,7 @@ def test_color_motion_frames_keep_rgb_and_the_gray_difference():
 
 
 def test_color_cell_frame_stream_trains_and_exports(tmp_path):
-    r = _frame_stream_run(tmp_path, "tiny-color", 3, 2, frame_color=1, frame_cells=1)
+    r = frame_stream_run(tmp_path, "tiny-color", 3, 2, frame_color=1, frame_cells=1)
     assert Batcher(r, "train", with_sem=False).crop(np.random.default_rng(0), 2)["mframes"].shape[2] == 4
     before = {k: v.clone() for k, v in r.nets["layout"].frame_stream.cells.state_dict().items()}
     s = train_stage(r, "layout_head", TrainConfig(out=r.out, steps=2, batch=2, quiet=True, log_every=1))

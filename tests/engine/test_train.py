@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from media_helpers import synthetic_records
+from media_helpers import frame_stream_run, synthetic_records
 
 from engine.audio.layout import LayoutConfig
 from engine.train.batches import handdrawn
@@ -25,16 +25,6 @@ def run(tmp_path_factory):
     man = base_manifest(nets, name="tiny-trained", classes=["knock", "wood"], window_seconds=1.0, overlap_seconds=0.25)
     sets = {"train": ClipSet.from_records(synthetic_records(6), 2), "val": ClipSet.from_records(synthetic_records(2, 1), 2)}
     return prepare_from_clipsets(tmp_path_factory.mktemp("run"), man, sets)
-
-
-def _frame_stream_run(tmp_path, name: str, n_train: int, n_val: int, same_seed: bool = False, **layout) -> Run:
-    """A tiny run whose T has a learned frame stream (``layout``: more T config, e.g. frame_color)."""
-    nets = json.loads(json.dumps(TINY_NETWORKS))
-    nets["layout"].update(n_classes=2, frame_stream=8, frame_size=16, **layout)
-    man = base_manifest(nets, name=name, classes=["knock", "wood"], window_seconds=1.0, overlap_seconds=0.25)
-    val = synthetic_records(n_val) if same_seed else synthetic_records(n_val, 1)
-    sets = {"train": ClipSet.from_records(synthetic_records(n_train), 2), "val": ClipSet.from_records(val, 2)}
-    return prepare_from_clipsets(tmp_path / "run", man, sets)
 
 
 def test_clipset_round_trip(tmp_path):
@@ -171,7 +161,7 @@ def test_layout_predictor_frame_stream_needs_and_uses_frames():
 
 
 def test_layout_head_stage_trains_a_frame_stream_predictor(tmp_path):
-    r = _frame_stream_run(tmp_path, "tiny-frames", 4, 2)
+    r = frame_stream_run(tmp_path, "tiny-frames", 4, 2)
     before = {k: v.clone() for k, v in r.nets["layout"].frame_stream.state_dict().items()}
     s = train_stage(r, "layout_head", TrainConfig(out=r.out, steps=3, batch=2, quiet=True, log_every=1))
     assert np.isfinite(s["val_l2"])
@@ -187,7 +177,7 @@ def test_frame_stream_batches_are_augmented_in_train_only(tmp_path):
     from engine.models.visual import motion_frames
     from engine.train.batches import Batcher
 
-    r = _frame_stream_run(tmp_path, "tiny-aug", 3, 3, same_seed=True)
+    r = frame_stream_run(tmp_path, "tiny-aug", 3, 3, same_seed=True)
     for split, augmented in (("train", True), ("val", False)):
         b = Batcher(r, split, with_sem=False, augment=True)
         changed = 0
