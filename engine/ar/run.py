@@ -86,7 +86,7 @@ def generate_job(
     from engine.ar.pipeline import audio_to_codes, codes_to_audio
     from engine.ar.sampling import SampleSettings
     from engine.audio import layout_from_audio
-    from engine.audio.dsp import crossfade, peak_limit, resample
+    from engine.audio.dsp import join_edges, peak_limit, resample
     from engine.packs import read_manifest
     from engine.packs.config import pack_config, resolve
     from engine.timebase import region_bounds, seconds_to_column, seconds_to_samples
@@ -185,15 +185,7 @@ def generate_job(
         ia, ib = seconds_to_samples(a, sr), seconds_to_samples(b, sr)
         y = np.pad(y, (0, max(0, ib - len(y))))[ia:ib]
         if ctx_audio is not None:  # join the kept audio at the region's edges, inside the region
-            x = min(len(y) // 2, int(XFADE_S * sr))
-            kept = np.zeros(len(y), np.float32)
-            m = max(0, min(len(y), len(ctx_audio) - ia))
-            kept[:m] = ctx_audio[ia : ia + m]
-            y = y.copy()
-            if ia > 0 and x > 0 and len(ctx_audio) >= ia + x:  # (extending after its end: no kept audio to fade from)
-                y[:x] = crossfade(kept[:x], y[:x])
-            if ib < len(ctx_audio) and x > 0:  # and back into it before the region's end
-                y[len(y) - x :] = crossfade(y[len(y) - x :], kept[len(y) - x :])
+            y = join_edges(y, ctx_audio, ia, int(XFADE_S * sr))
         y = peak_limit(y)
         take_layout = layout if layout is not None else layout_from_audio(y, sr)
         takes.append(

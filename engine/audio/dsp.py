@@ -42,6 +42,25 @@ def crossfade(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a * out_gain + b * in_gain
 
 
+def join_edges(y: np.ndarray, context: np.ndarray, s0: int, fade: int) -> np.ndarray:
+    """New audio ``y`` for samples ``[s0, s0 + len(y))`` of a track whose kept audio is
+    ``context``, joined to it inside that range: equal-power crossfades of ``fade`` samples
+    from the context into ``y`` at its start (only where the context has audio across the whole
+    fade: a take extended after the context's end starts at full level) and back into the
+    context at its end (when the context goes on after it)."""
+    y = np.asarray(y, np.float32).copy()
+    n = len(y)
+    x = min(n // 2, int(fade))
+    kept = np.zeros(n, np.float32)
+    m = max(0, min(n, len(context) - s0))
+    kept[:m] = context[s0 : s0 + m]
+    if x > 0 and s0 > 0 and len(context) >= s0 + x:
+        y[:x] = crossfade(kept[:x], y[:x])
+    if x > 0 and s0 + n < len(context):
+        y[n - x :] = crossfade(y[n - x :], kept[n - x :])
+    return y
+
+
 def splice(base: np.ndarray, new: np.ndarray, s0: int, s1: int, fade: int) -> np.ndarray:
     """``base`` outside samples ``[s0, s1)`` and ``new`` inside (both indexed from the same
     origin), with equal-power crossfades of ``fade`` samples centred on each edge."""

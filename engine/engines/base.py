@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from engine.audio.dsp import crossfade, resample
+from engine.audio.dsp import join_edges, resample
 from engine.progress import CancelToken, Job
 from engine.timebase import region_bounds, seconds_to_samples
 from engine.types import AudioLayout, GenerationRequest, Take
@@ -55,15 +55,5 @@ def join_context(take: Take, context: tuple[np.ndarray, int], fade_s: float = 0.
     arr, ctx_sr = context
     sr = take.sample_rate
     ctx = resample(np.asarray(arr, np.float32).reshape(-1), int(ctx_sr), sr)
-    s0 = seconds_to_samples(take.start, sr)
-    y = np.asarray(take.audio, np.float32).copy()
-    n = len(y)
-    kept = np.zeros(n, np.float32)
-    m = max(0, min(n, len(ctx) - s0))
-    kept[:m] = ctx[s0 : s0 + m]
-    x = min(n // 2, seconds_to_samples(fade_s, sr))
-    if x > 0 and s0 > 0:
-        y[:x] = crossfade(kept[:x], y[:x])
-    if x > 0 and s0 + n < len(ctx):
-        y[n - x :] = crossfade(y[n - x :], kept[n - x :])
+    y = join_edges(take.audio, ctx, seconds_to_samples(take.start, sr), seconds_to_samples(fade_s, sr))
     return Take(y, sr, take.seed, take.layout, take.engine, {**take.meta, "continued": True}, take.start)

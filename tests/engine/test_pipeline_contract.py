@@ -122,3 +122,28 @@ def test_stage_timer_gives_each_stage_the_time_before_its_reports(monkeypatch):
 
     assert run_to_completion(job(), timer) == "take"
     assert timer.seconds == {"features": 1.0, "sampling": 2.5, "vocoder": 6.5}
+
+
+def test_continue_joins_the_context_inside_the_region(cfr_clip):
+    """``continue_`` (here the library engine, no torch): a regenerated range meets the kept
+    audio at both edges; a take extended after the context's end starts at full level."""
+    from engine.audio.dsp import join_edges
+    from engine.library import load_library
+
+    lay = AudioLayout(np.full((50, 5), 0.7, np.float32), 25.0)
+    req = GenerationRequest(str(cfr_clip.path), layout=lay, engine="library", prompt="rain", region=(0.5, 1.5))
+    lib = load_library(None)
+    (plain,) = run_to_completion(get_engine("library").generate(req, lib))
+    sr = plain.sample_rate
+    context = (0.2 * np.random.default_rng(0).standard_normal(2 * sr)).astype(np.float32)
+    (joined,) = run_to_completion(get_engine("library").continue_(dataclasses.replace(req, context_audio=(context, sr)), lib))
+    a, b = round(0.5 * sr), round(1.5 * sr)
+    assert joined.start == 0.5 and len(joined.audio) == b - a and joined.meta["continued"]
+    assert joined.audio[0] == pytest.approx(context[a], abs=1e-6)  # starts on the kept audio
+    assert joined.audio[-1] == pytest.approx(context[b - 1], abs=1e-3)  # and ends back on it
+    x = round(0.04 * sr)
+    np.testing.assert_array_equal(joined.audio[x:-x], plain.audio[x:-x])  # the middle is the new take
+    # extending after the context's end: nothing to fade from, the new audio is untouched at its start
+    y = np.ones(1000, np.float32)
+    out = join_edges(y, np.zeros(300, np.float32), 400, 100)
+    np.testing.assert_array_equal(out, y)
