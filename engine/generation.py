@@ -36,21 +36,10 @@ def _layout_predictor(pack: Any, cache_dir: Any) -> LayoutPredictor | None:
     dpack = pack if getattr(pack, "engine", None) == "diffusion" and hasattr(pack, "net") else None
     if dpack is None:
         try:
-            dpack = _default_diffusion_pack()
+            dpack = diffusion.default_pack()
         except Exception:  # no diffusion pack installed
             return None
     return lambda video, cancel: diffusion.predict_layout(video, dpack, cancel, cache_dir)
-
-
-_DEFAULT: dict[str, Any] = {}
-
-
-def _default_diffusion_pack() -> Any:
-    if "pack" not in _DEFAULT:
-        from engine.engines.diffusion import load_pack as load_diffusion
-
-        _DEFAULT["pack"] = load_diffusion(None)
-    return _DEFAULT["pack"]
 
 
 def generate(request: GenerationRequest, pack: Any, cancel: CancelToken | None = None,

@@ -15,6 +15,7 @@ Importing this package is torch-free; torch loads inside ``generate``.
 from __future__ import annotations
 
 from collections.abc import Generator
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +47,9 @@ class ARPack:
         self.section = ar_section(self.dir) or {}
         self.engine = "ar"
 
-    @property
+    @cached_property
     def config(self) -> Any:
+        """The manifest parsed once (engine.packs.config)."""
         from engine.packs.config import pack_config
 
         return pack_config(self.manifest, self.dir, engine="ar")

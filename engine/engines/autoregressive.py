@@ -21,9 +21,9 @@ class AutoregressiveEngine:
 
     def predict_layout(self, video_path: str | Path, pack: Any, cancel: CancelToken | None = None,
                        cache_dir: Any = None) -> Job[AudioLayout]:
-        from engine.engines.diffusion import load_pack, predict_layout
+        from engine.engines.diffusion import default_pack, predict_layout
 
-        return predict_layout(video_path, load_pack(None), cancel, cache_dir)
+        return predict_layout(video_path, default_pack(), cancel, cache_dir)
 
     def generate(self, request: GenerationRequest, pack: Any, cancel: CancelToken | None = None,
                  cache_dir: Any = None, layout_predictor: LayoutPredictor | None = None) -> Job[list[Take]]:

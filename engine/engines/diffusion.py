@@ -145,6 +145,17 @@ def load_pack(path_or_name: str | Path | None = None, device: str = "cpu") -> Pa
     return pack
 
 
+_DEFAULT: dict[str, Pack] = {}
+
+
+def default_pack() -> Pack:
+    """The embedded starter pack, loaded once per process: the layout predictor the engines
+    without one of their own (autoregressive, library) borrow."""
+    if "pack" not in _DEFAULT:
+        _DEFAULT["pack"] = load_pack(None)
+    return _DEFAULT["pack"]
+
+
 # ------------------------------------------------------------------------------ layout ----
 def _run_layout_predictor(pack: Pack, feats) -> np.ndarray:
     """T over the clip in overlapping windows -> [N, bands] at the frame rate, in [0, 1]."""

@@ -22,9 +22,9 @@ from engine.types import AudioLayout, GenerationRequest, Take
 def layout_pack(lib: LibraryPack) -> Any:
     """The diffusion pack that predicts a layout for the library (the starter one by default)."""
     if lib._layout_pack is None:
-        from engine.engines.diffusion import load_pack
+        from engine.engines.diffusion import default_pack
 
-        lib._layout_pack = load_pack(None)
+        lib._layout_pack = default_pack()
     return lib._layout_pack
 
 
