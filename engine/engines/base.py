@@ -18,10 +18,10 @@ import numpy as np
 
 from engine.audio.dsp import join_edges, resample
 from engine.progress import CancelToken, Job
-from engine.timebase import region_bounds, seconds_to_samples
+from engine.timebase import seconds_to_samples
 from engine.types import AudioLayout, GenerationRequest, Take
 
-__all__ = ["Engine", "LayoutPredictor", "join_context", "region_bounds"]
+__all__ = ["Engine", "LayoutPredictor", "join_context"]
 
 #: A layout predictor handed to an engine that has none of its own (the AR engine uses the
 #: diffusion pack's T): (video_path, cancel) -> Job[AudioLayout].
@@ -48,12 +48,20 @@ class Engine(Protocol):
         joins the context's audio at its edges (the take still covers only the region)."""
 
 
-def join_context(take: Take, context: tuple[np.ndarray, int], fade_s: float = 0.04) -> Take:
-    """``take`` (covering ``[start, start + duration)``) with equal-power crossfades from the
-    context's audio into it at its start and back into the context at its end, inside the
-    region, so the region's edges are continuous with the kept audio."""
+def join_context(takes: list[Take], context: tuple[np.ndarray, int] | None, fade_s: float = 0.04) -> list[Take]:
+    """``continue_``'s last step for engines that sample a region from its conditions alone:
+    each take (covering ``[start, start + duration)``) joined to the context's audio by
+    equal-power crossfades inside the region (``engine.audio.dsp.join_edges``). No context:
+    the takes as they are."""
+    if context is None:
+        return takes
     arr, ctx_sr = context
-    sr = take.sample_rate
-    ctx = resample(np.asarray(arr, np.float32).reshape(-1), int(ctx_sr), sr)
-    y = join_edges(take.audio, ctx, seconds_to_samples(take.start, sr), seconds_to_samples(fade_s, sr))
-    return Take(y, sr, take.seed, take.layout, take.engine, {**take.meta, "continued": True}, take.start)
+    at_rate: dict[int, np.ndarray] = {}  # the context resampled once per take rate
+    out = []
+    for t in takes:
+        if t.sample_rate not in at_rate:
+            at_rate[t.sample_rate] = resample(np.asarray(arr, np.float32).reshape(-1), int(ctx_sr), t.sample_rate)
+        ctx = at_rate[t.sample_rate]
+        y = join_edges(t.audio, ctx, seconds_to_samples(t.start, t.sample_rate), seconds_to_samples(fade_s, t.sample_rate))
+        out.append(Take(y, t.sample_rate, t.seed, t.layout, t.engine, {**t.meta, "continued": True}, t.start))
+    return out

@@ -401,10 +401,7 @@ def continue_(request: GenerationRequest, pack: Pack, cancel: CancelToken | None
               layout_predictor: LayoutPredictor | None = None) -> Job[list[Take]]:
     """A region that joins ``request.context_audio`` at its edges (G samples the region from its
     conditions; equal-power crossfades inside the region meet the kept audio)."""
-    takes = yield from generate(request, pack, cancel, cache_dir)
-    if request.context_audio is None:
-        return takes
-    return [join_context(t, request.context_audio) for t in takes]
+    return join_context((yield from generate(request, pack, cancel, cache_dir)), request.context_audio)
 
 
 class DiffusionEngine:

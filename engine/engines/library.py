@@ -73,9 +73,7 @@ class LibraryEngine:
     def continue_(self, request: GenerationRequest, pack: LibraryPack, cancel: CancelToken | None = None,
                   cache_dir: Any = None, layout_predictor: LayoutPredictor | None = None) -> Job[list[Take]]:
         takes = yield from self.generate(request, pack, cancel, cache_dir, layout_predictor)
-        if request.context_audio is None:
-            return takes
-        return [join_context(t, request.context_audio) for t in takes]
+        return join_context(takes, request.context_audio)
 
 
 ENGINE = LibraryEngine()
