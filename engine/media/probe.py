@@ -128,7 +128,9 @@ def _check_ends_as_stated(container, path: Path, c_start: float, c_dur: float) -
     # others (Matroska): take the earlier end, so only a clearly missing tail is flagged
     stated_end = c_dur if c_start > 0 else c_start + c_dur
     try:
-        container.seek(int((stated_end - 2.0) * av.time_base), backward=True, any_frame=False)
+        # never before the start: AVI's demuxer refuses a negative target (EPERM) on 1-2 s clips
+        target = max(c_start, stated_end - 2.0)
+        container.seek(int(target * av.time_base), backward=True, any_frame=False)
         last = None
         for packet in container.demux():
             if packet.pts is None or not packet.size or packet.time_base is None:

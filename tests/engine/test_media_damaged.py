@@ -14,7 +14,7 @@ import pytest
 
 from engine.cli.main import main
 from engine.errors import MediaError, MediaWarning
-from engine.media import VideoReader, read_audio, read_frames_array
+from engine.media import VideoReader, probe, read_audio, read_frames_array
 
 SR, FS, FPS = 48000, 1536, 25  # AC-3 frames hold 1536 samples (32 ms at 48 kHz)
 BAD = 30  # the damaged audio packet / video frame
@@ -191,6 +191,17 @@ def test_cli_prints_the_warning_once_and_refuses_dead_audio(clips, tmp_path, cap
 
 
 # ------------------------------------------------------------------------------ video ----
+@pytest.mark.parametrize("seconds", [1.2, 1.6, 1.96])
+def test_avi_between_one_and_two_seconds_probes(tmp_path, seconds):
+    """The end check seeks 2 s before the end; AVI refuses a negative target with EPERM, so a
+    1-2 s AVI (pymecavideo's ball clip, 1.6 s) was refused as 'cannot decode'."""
+    p = make_av(tmp_path / "short.avi", seconds=seconds)
+    info = probe(p)
+    assert info.video is not None and abs(info.duration - seconds) < 0.1
+    a, _ = read_audio(p)
+    assert a.shape[0] > 0
+
+
 @pytest.mark.parametrize("bf,start", [(0, 0), (2, 0), (2, 5)])
 def test_avi_frame_zero_decodes(tmp_path, bf, start):
     """AVI refuses a seek before its first timestamp: the viewer used to fail for t < ~0.1 s."""
