@@ -11,54 +11,40 @@ MEDIA=.cache/testmedia
 mkdir -p "$MEDIA/_downloads"
 DL=$(cd "$MEDIA/_downloads" && pwd)
 
-# unpack <package> <dest dir> <marker file>: the package's files into a temp dir, for the caller
-unpack() {
-  local pkg=$1
+# get <package> <dest dir> <path in the package>...: copy those files (gunzipped when they end
+# in .gz) and the package's copyright file into .cache/testmedia/<dest>, unless all are there
+get() {
+  local pkg=$1 dest=$MEDIA/$2 f name missing=0
+  shift 2
+  for f in "$@"; do name=$(basename "$f" .gz); [ -f "$dest/$name" ] || missing=1; done
+  [ "$missing" = 0 ] && return 0
   ls "$DL/${pkg}"_*.deb >/dev/null 2>&1 || (cd "$DL" && apt-get download "$pkg")
-  TMP=$(mktemp -d)
-  dpkg -x "$(ls "$DL/${pkg}"_*.deb | head -n1)" "$TMP"
+  local tmp
+  tmp=$(mktemp -d)
+  dpkg -x "$(ls "$DL/${pkg}"_*.deb | head -n1)" "$tmp"
+  mkdir -p "$dest"
+  for f in "$@"; do
+    case "$f" in
+      *.gz) gunzip -c "$tmp/$f" > "$dest/$(basename "$f" .gz)" ;;
+      *) cp "$tmp/$f" "$dest/" ;;
+    esac
+  done
+  cp "$tmp/usr/share/doc/$pkg/copyright" "$dest/COPYRIGHT.$pkg"
+  rm -rf "$tmp"
+  echo "fetch: $pkg -> $dest"
 }
 
-DEST=$MEDIA/opencv
-if [ ! -f "$DEST/box.mp4" ]; then
-  unpack opencv-doc
-  mkdir -p "$DEST"
-  DOC=$TMP/usr/share/doc/opencv-doc
-  cp "$DOC/examples/data/Megamind.avi" "$DOC/examples/data/vtest.avi" "$DEST/"
-  gunzip -c "$DOC/opencv4/html/cup.mp4.gz" > "$DEST/cup.mp4"
-  gunzip -c "$DOC/opencv4/html/box.mp4.gz" > "$DEST/box.mp4"
-  cp "$DOC/copyright" "$DEST/COPYRIGHT.opencv-doc"
-  rm -rf "$TMP"
-  echo "fetch: opencv-doc sample clips -> $DEST"
-fi
-
-DEST=$MEDIA/planetblupi
-if [ ! -f "$DEST/win129.mkv" ]; then
-  unpack planetblupi-common
-  mkdir -p "$DEST"
-  cp "$TMP"/usr/share/planetblupi/movie/*.mkv "$DEST/"
-  cp "$TMP/usr/share/doc/planetblupi-common/copyright" "$DEST/COPYRIGHT.planetblupi"
-  rm -rf "$TMP"
-  echo "fetch: Planet Blupi movies -> $DEST"
-fi
-
-DEST=$MEDIA/mecavideo
-if [ ! -f "$DEST/balle1-vp9.avi" ]; then
-  unpack python3-mecavideo
-  mkdir -p "$DEST"
-  cp "$TMP/usr/share/pymecavideo/data/video/balle1-vp9.avi" "$DEST/"
-  cp "$TMP/usr/share/doc/python3-mecavideo/copyright" "$DEST/COPYRIGHT.mecavideo"
-  rm -rf "$TMP"
-  echo "fetch: pymecavideo ball clip -> $DEST"
-fi
-
-DEST=$MEDIA/forensics
-if [ ! -f "$DEST/movie-hello.mp4" ]; then
-  unpack forensics-samples-files
-  mkdir -p "$DEST"
-  O=$TMP/usr/share/forensics-samples/original-files
-  cp "$O/movie1/VID_20191220_170832.mp4" "$O/movie2/movie-hello.mp4" "$DEST/"
-  cp "$TMP/usr/share/doc/forensics-samples-files/copyright" "$DEST/COPYRIGHT.forensics-samples"
-  rm -rf "$TMP"
-  echo "fetch: forensics-samples phone videos -> $DEST"
-fi
+OCV=usr/share/doc/opencv-doc
+get opencv-doc opencv "$OCV/examples/data/Megamind.avi" "$OCV/examples/data/vtest.avi" \
+  "$OCV/opencv4/html/cup.mp4.gz" "$OCV/opencv4/html/box.mp4.gz"
+BLUPI=""
+for m in history2 play101 play103 play105 play107 play108 play110 play113 play116 play118 \
+  play119 play124 win005 win129; do
+  BLUPI="$BLUPI usr/share/planetblupi/movie/$m.mkv"
+done
+# shellcheck disable=SC2086  # the list is word-split on purpose
+get planetblupi-common planetblupi $BLUPI
+get python3-mecavideo mecavideo usr/share/pymecavideo/data/video/balle1-vp9.avi
+get forensics-samples-files forensics \
+  usr/share/forensics-samples/original-files/movie1/VID_20191220_170832.mp4 \
+  usr/share/forensics-samples/original-files/movie2/movie-hello.mp4
