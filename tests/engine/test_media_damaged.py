@@ -4,6 +4,7 @@ decodes is refused. Also: frame 0 of an AVI, and a still picture gets a silent l
 
 from __future__ import annotations
 
+import json
 import warnings
 from fractions import Fraction
 from pathlib import Path
@@ -188,6 +189,18 @@ def test_cli_prints_the_warning_once_and_refuses_dead_audio(clips, tmp_path, cap
     err = capsys.readouterr().err.strip()
     assert rc == 2 and err.startswith("v2a: error:") and "damaged beyond decoding" in err
     assert "\n" not in err
+
+
+def test_cli_eval_scores_the_damaged_soundtrack_with_one_warning(clips, capsys):
+    """`v2a eval --video` reads the clip's own soundtrack: one bad AC-3 packet is a warning."""
+    rc = main(["eval", "--video", str(clips["bad_avi"]), "--json"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert "av_align" in json.loads(out)
+    lines = [x for x in err.splitlines() if x.startswith("v2a: warning:")]
+    assert lines == [
+        f"v2a: warning: {clips['bad_avi']}: skipped 1 undecodable audio packet (64 ms filled with silence)"
+    ]
 
 
 # ------------------------------------------------------------------------------ video ----
