@@ -654,10 +654,10 @@ class TimelineWidget(QWidget):
         self.clip_row.addItem(self.clip_hint, ignoreBounds=True)
         self.clip_row.vb.setYRange(-1, 1, padding=0.05)
         self.clip_env: Envelope | None = None
-        self._clip_wave_timer = QTimer(self)
-        self._clip_wave_timer.setSingleShot(True)
-        self._clip_wave_timer.setInterval(15)
-        self._clip_wave_timer.timeout.connect(self._refresh_clip_wave)
+        self._waves_timer = QTimer(self)
+        self._waves_timer.setSingleShot(True)
+        self._waves_timer.setInterval(15)
+        self._waves_timer.timeout.connect(self._refresh_waves)
         self.mel_row = _Row("Take mel", SelectBox(doc, (0.0, 1.0), MEL_MIN_SPAN), height=88, left_axis=FreqAxis("left"))
         self.mel_img = pg.ImageItem(levels=(0, 1), lut=_lut("magma"))
         self.mel_row.addItem(self.mel_img)
@@ -665,6 +665,7 @@ class TimelineWidget(QWidget):
         self.mel_row.addItem(self.mel_hint, ignoreBounds=True)
         self.mel_row.vb.setLimits(yMin=0, yMax=1, minYRange=MEL_MIN_SPAN)
         self.mel_row.vb.setYRange(0, 1, padding=0)
+        self.mix_env: Envelope | None = None  # the mix, drawn for the visible range like the clip's
         self.wave_row = _Row("Mix", SelectBox(doc), height=64)
         self.wave = pg.PlotDataItem(pen=pg.mkPen("#5fd3a6", width=1))
         self.wave_row.addItem(self.wave)
@@ -827,6 +828,20 @@ class TimelineWidget(QWidget):
         self.clip_row.vb.setYRange(-k, k, padding=0.08)
         self._refresh_clip_wave()
 
+    def _draw_mix_wave(self) -> None:
+        """The mix at about one min/max pair per pixel of the visible range (any zoom)."""
+        if self.mix_env is None:
+            self.wave.setData([], [])
+            return
+        t0, t1 = self.doc.timeline.visible
+        x, y, connect = self.mix_env.view(t0, t1, int(max(200, self.wave_row.vb.width())))
+        self.wave.setData(x, y, connect=connect)
+
+    def _refresh_waves(self) -> None:
+        """Redraw the Mix and Clip audio rows for the visible range (after a zoom or scroll)."""
+        self._draw_mix_wave()
+        self._refresh_clip_wave()
+
     def _refresh_clip_wave(self) -> None:
         env = self.clip_env
         t0, t1 = self.doc.timeline.visible
@@ -918,23 +933,11 @@ class TimelineWidget(QWidget):
         picked = [ln.picked_take for ln in self.doc.project.lanes if ln.picked_take is not None]
         sr = picked[0].sample_rate if picked else 8000  # the takes' own rate: no resampling
         m = mixmod.mix(self.doc.project.lanes, sr, self.doc.duration) if self.doc.duration > 0 else np.zeros(0)
-        if len(m):
-            n = min(len(m), 3000)
-            edges = np.linspace(0, len(m), n + 1).astype(int)
-            mx = np.maximum.reduceat(m, edges[:-1])
-            mn = np.minimum.reduceat(m, edges[:-1])
-            x = np.repeat(edges[:-1] / sr, 2)
-            y = np.empty(2 * n)
-            y[0::2], y[1::2] = mn, mx
-            self.wave.setData(x, y, connect="pairs")
-            # Scale to the material (like a DAW's waveform zoom) so quiet takes stay readable.
-            peak = float(np.max(np.abs(m)))
-            self._wave_scale = max(0.05, peak)
-            self.wave_row.vb.setYRange(-self._wave_scale, self._wave_scale, padding=0.08)
-        else:
-            self.wave.setData([], [])
-            self._wave_scale = 1.0
-            self.wave_row.vb.setYRange(-1, 1, padding=0.05)
+        self.mix_env = Envelope(m, sr) if len(m) else None
+        self._draw_mix_wave()
+        # Scale to the material (like a DAW's waveform zoom) so quiet takes stay readable.
+        self._wave_scale = max(0.05, self.mix_env.peak) if self.mix_env is not None else 1.0
+        self.wave_row.vb.setYRange(-self._wave_scale, self._wave_scale, padding=0.08 if self.mix_env else 0.05)
         k = self._wave_scale
         self.take_onsets.setData(*_ticks(self._take_onset_times, 0.6 * k, 1.0 * k), connect="pairs")
         self._refresh_layout_onsets()
@@ -961,7 +964,7 @@ class TimelineWidget(QWidget):
         finally:
             self._syncing = False
         self.thumbs.schedule()
-        self._clip_wave_timer.start()
+        self._waves_timer.start()
 
     def _on_range(self, _vb, rng) -> None:
         if self._syncing:
@@ -972,7 +975,7 @@ class TimelineWidget(QWidget):
         finally:
             self._syncing = False
         self.thumbs.schedule()
-        self._clip_wave_timer.start()
+        self._waves_timer.start()
 
     def _place_hints(self) -> None:
         t0, t1 = self.doc.timeline.visible

@@ -265,6 +265,26 @@ def test_mute_solo_change_the_played_mix(qtbot, window, clip):
     assert np.abs(pb.render_mix()).max() > 0.1
 
 
+def test_mix_row_draws_the_visible_range_at_any_zoom(qtbot, window, clip):
+    """Zoomed in, the Mix row shows the visible stretch at full detail (it used to keep 3,000
+    min/max pairs over the whole clip, a few blocks per screen when zoomed in)."""
+    open_and_wait(qtbot, window, clip)
+    _add_take(window)  # a 330 Hz tone gated on and off every 0.25 s
+    tl = window.timeline
+    x, _ = tl.wave.getData()
+    assert x is not None and x.min() < 0.05 and x.max() > window.doc.duration - 0.1
+    window.doc.timeline.set_view(0.10, 0.12)  # 20 ms: 320 samples
+    qtbot.waitUntil(lambda: tl.wave.getData()[0] is not None and tl.wave.getData()[0].min() >= 0.099, timeout=2000)
+    x, y = tl.wave.getData()
+    assert x.max() <= 0.121 and len(x) > 100
+    # the samples themselves: the tone's cycles (3 ms) are resolved, both half-waves drawn
+    assert y.max() > 0.2 and y.min() < -0.2
+    crossings = np.count_nonzero(np.diff(np.sign(y)) != 0)
+    assert 8 <= crossings <= 20  # 330 Hz over 20 ms: about 13 zero crossings
+    window.doc.timeline.set_view(0.0, window.doc.duration)
+    qtbot.waitUntil(lambda: tl.wave.getData()[0].max() > window.doc.duration - 0.1, timeout=2000)
+
+
 @pytest.mark.slow
 def test_screenshot_cli(tmp_path, clip, studio_home):
     import subprocess
