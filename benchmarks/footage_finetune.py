@@ -57,20 +57,13 @@ def predict(T, d: dict, pack) -> np.ndarray:
     from engine.engines.diffusion import _run_layout_predictor
 
     saved = pack.net("layout")
-    pack._nets["layout"] = T  # the engine's own windowed inference, with this T
+    pack._nets["layout"] = T
     try:
         v = _run_layout_predictor(pack, d["feats"])
     finally:
         pack._nets["layout"] = saved
     v[d["still"]] = 0.0
     return v
-
-
-def pearson(a: np.ndarray, b: np.ndarray) -> float:
-    a = np.asarray(a, np.float64) - np.mean(a)
-    b = np.asarray(b, np.float64) - np.mean(b)
-    den = float(np.sqrt((a * a).sum() * (b * b).sum()))
-    return float((a * b).sum() / den) if den > 1e-12 else float("nan")
 
 
 def finetune(T0, train: list[dict], steps: int, win: int, lr: float, seed: int, head_only: bool = False):
@@ -80,7 +73,9 @@ def finetune(T0, train: list[dict], steps: int, win: int, lr: float, seed: int, 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     T = copy.deepcopy(T0).train()
-    params = [p for n, p in T.named_parameters() if not head_only or n.startswith(("head.", "norm_out."))]
+    for n, p in T.named_parameters():  # frozen weights get no gradients at all
+        p.requires_grad_(not head_only or n.startswith(("head.", "norm_out.")))
+    params = [p for p in T.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
     lengths = np.array([len(d["target"]) for d in train], np.float64)
     for _ in range(steps):
@@ -129,21 +124,17 @@ def main() -> None:
         train = [data[n] for n in names if n not in held]
         T = finetune(T0, train, args.steps, win, args.lr, seed=f, head_only=args.head_only)
         with torch.no_grad():
+            # how well it fits what it trained on (an overfit check)
+            fit = float(np.nanmean([B.pearson(predict(T, d, pack).mean(1), d["target"].mean(1)) for d in train]))
             for n in held:
                 d = data[n]
                 e_real = d["target"].mean(1)
                 per_clip[n] = {
                     "fold": f,
-                    "before": pearson(predict(T0, d, pack).mean(1), e_real),
-                    "after": pearson(predict(T, d, pack).mean(1), e_real),
-                    "train_fit_after": None,
+                    "before": B.pearson(predict(T0, d, pack).mean(1), e_real),
+                    "after": B.pearson(predict(T, d, pack).mean(1), e_real),
+                    "train_fit_after": fit,
                 }
-        # how well it fits what it trained on (an overfit check)
-        with torch.no_grad():
-            fit = [pearson(predict(T, data[n], pack).mean(1), data[n]["target"].mean(1))
-                   for n in names if n not in held]
-        for n in held:
-            per_clip[n]["train_fit_after"] = float(np.nanmean(fit))
     mean = {k: float(np.nanmean([r[k] for r in per_clip.values()])) for k in ("before", "after")}
     out = {
         "what": "k-fold CV of fine-tuning the starter pack's T on real clips with synchronous sound",
